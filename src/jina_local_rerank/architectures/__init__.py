@@ -1,0 +1,1 @@
+"""Native (no remote code) implementations of Jina's checkpoint layouts."""

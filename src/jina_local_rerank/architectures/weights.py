@@ -1,0 +1,44 @@
+"""Read a checkpoint's state dict from whichever weight file it ships."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from jina_local_rerank.errors import CheckpointMismatchError
+
+
+def load_state_dict(folder: Path) -> dict[str, torch.Tensor]:
+    """Tensors by name, in their stored dtype (safetensors first, sharded or not, then pytorch_model.bin)."""
+    single = folder / "model.safetensors"
+    if single.is_file():
+        return load_file(single)
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        with open(index, encoding="utf-8") as handle:
+            shards = sorted(set(json.load(handle)["weight_map"].values()))
+        state: dict[str, torch.Tensor] = {}
+        for shard in shards:
+            state.update(load_file(folder / shard))
+        return state
+    pickled = folder / "pytorch_model.bin"
+    if pickled.is_file():
+        return torch.load(pickled, map_location="cpu", weights_only=True)
+    raise CheckpointMismatchError(f"{folder} holds no model.safetensors or pytorch_model.bin.")
+
+
+def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Strict load that reports every missing or unexpected tensor by name."""
+    expected = set(model.state_dict().keys())
+    missing = sorted(expected - state.keys())
+    unexpected = sorted(state.keys() - expected)
+    if missing or unexpected:
+        raise CheckpointMismatchError(
+            f"{source}: the checkpoint does not match the model. "
+            f"Missing tensors: {missing[:8]}{' ...' if len(missing) > 8 else ''}; "
+            f"unexpected tensors: {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}."
+        )
+    model.load_state_dict(state, strict=True)

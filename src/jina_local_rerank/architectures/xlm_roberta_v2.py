@@ -1,0 +1,74 @@
+"""jina-reranker-v2 on transformers' native ``XLMRobertaForSequenceClassification``.
+
+The official checkpoint uses Jina's flash-attention layout (fused ``Wqkv``, ``layers`` instead of
+``layer``, ``emb_ln``) and a config without ``model_type``. The math is plain XLM-RoBERTa, so the
+weights are renamed and split into the native layout; no remote code runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import torch
+from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+
+_LAYER = re.compile(r"^roberta\.encoder\.layers\.(\d+)\.(.+)$")
+
+# Per-layer renames (flash layout -> native), Wqkv is split separately.
+_LAYER_RENAMES = {
+    "mixer.out_proj": "attention.output.dense",
+    "norm1": "attention.output.LayerNorm",
+    "mlp.fc1": "intermediate.dense",
+    "mlp.fc2": "output.dense",
+    "norm2": "output.LayerNorm",
+}
+
+
+def native_config(raw: dict[str, Any]) -> XLMRobertaConfig:
+    """Native config from Jina's ``config.json`` (eps must be explicit: the native default is 1e-12)."""
+    return XLMRobertaConfig(
+        vocab_size=raw["vocab_size"],
+        hidden_size=raw["hidden_size"],
+        num_hidden_layers=raw["num_hidden_layers"],
+        num_attention_heads=raw["num_attention_heads"],
+        intermediate_size=raw["intermediate_size"],
+        hidden_act=raw.get("hidden_act", "gelu"),
+        max_position_embeddings=raw.get("max_position_embeddings", 1026),
+        type_vocab_size=raw.get("type_vocab_size", 1),
+        layer_norm_eps=raw.get("layer_norm_eps", 1e-5),
+        pad_token_id=raw.get("pad_token_id", 1),
+        bos_token_id=raw.get("bos_token_id", 0),
+        eos_token_id=raw.get("eos_token_id", 2),
+        num_labels=1,
+        classifier_dropout=raw.get("classifier_dropout"),
+        architectures=["XLMRobertaForSequenceClassification"],
+    )
+
+
+def to_native_state_dict(state: dict[str, torch.Tensor], hidden_size: int) -> dict[str, torch.Tensor]:
+    """Rename and split the official tensors into the native layout (spec table 1.5)."""
+    native: dict[str, torch.Tensor] = {}
+    for name, tensor in state.items():
+        if name.startswith("roberta.emb_ln."):
+            native[name.replace("roberta.emb_ln.", "roberta.embeddings.LayerNorm.")] = tensor
+            continue
+        match = _LAYER.match(name)
+        if match is None:
+            native[name] = tensor
+            continue
+        index, rest = match.groups()
+        prefix = f"roberta.encoder.layer.{index}."
+        module, _, kind = rest.rpartition(".")
+        if module == "mixer.Wqkv":
+            # Rows are [Q; K; V], each head-major, exactly the native per-projection layout.
+            for part, chunk in zip(("query", "key", "value"), tensor.split(hidden_size, dim=0)):
+                native[f"{prefix}attention.self.{part}.{kind}"] = chunk.contiguous()
+        elif module in _LAYER_RENAMES:
+            native[f"{prefix}{_LAYER_RENAMES[module]}.{kind}"] = tensor
+        else:
+            native[f"{prefix}{rest}"] = tensor
+    return native
+
+
+MODEL_CLASS = XLMRobertaForSequenceClassification

@@ -1,0 +1,77 @@
+"""Command line: ``jina-local-rerank demo`` reranks the model card's multilingual example."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from jina_local_rerank.errors import ModelNotAvailableError
+from jina_local_rerank.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
+from jina_local_rerank.registry import DEFAULT_MODEL
+from jina_local_rerank.results import RerankResult
+
+
+def format_table(query: str, results: Sequence[RerankResult], width: int = 70) -> str:
+    """A ranked table for a terminal: rank, score, input index, document (shortened)."""
+    lines = [f"Query: {query}", "", f"{'rank':>4}  {'score':>7}  {'index':>5}  document", "-" * (width + 24)]
+    for rank, result in enumerate(results, start=1):
+        text = " ".join(result.document.split())
+        if len(text) > width:
+            text = text[: width - 1] + "…"
+        lines.append(f"{rank:>4}  {result.relevance_score:>7.4f}  {result.index:>5}  {text}")
+    return "\n".join(lines)
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub id or local folder (default: %(default)s)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+    parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: best for device)")
+    parser.add_argument("--local-files-only", action="store_true", help="never contact the hub")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from jina_local_rerank.reranker import Reranker
+
+    started = time.perf_counter()
+    reranker = Reranker(args.model, device=args.device, dtype=args.dtype, local_files_only=args.local_files_only or None)
+    loaded = time.perf_counter()
+    results = reranker.rerank(MODEL_CARD_QUERY, MODEL_CARD_DOCUMENTS, top_n=args.top_n)
+    done = time.perf_counter()
+    print(format_table(MODEL_CARD_QUERY, results))
+    print(
+        f"\n{reranker.model_name} on {reranker.device} ({str(reranker.dtype).removeprefix('torch.')}): "
+        f"loaded in {loaded - started:.1f} s, reranked {len(MODEL_CARD_DOCUMENTS)} documents in "
+        f"{(done - loaded) * 1000:.0f} ms"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jina-local-rerank", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="rerank the model card's ten-language example and print a table")
+    _add_model_arguments(demo)
+    demo.add_argument("--top-n", type=int, default=None, help="show only the best N documents")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return args.handler(args)
+    except ModelNotAvailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (TypeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

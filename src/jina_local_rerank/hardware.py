@@ -1,0 +1,141 @@
+"""Device, dtype and attention choices for the machine we run on.
+
+Kept in one place so every model (native v2, JinaBERT, generic cross-encoders) gets the same
+decisions, and so the fallbacks on CPUs without bf16/fp16 units are explicit.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+from dataclasses import dataclass
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+DTypeLike = str | torch.dtype | None
+
+_DTYPE_NAMES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+}
+
+
+@dataclass(frozen=True)
+class CpuCapabilities:
+    """Which reduced-precision matmul units this CPU has (decides the CPU default dtype)."""
+
+    amx_bf16: bool
+    amx_fp16: bool
+    avx512_bf16: bool
+    avx512_fp16: bool
+
+    @property
+    def fast_bf16(self) -> bool:
+        return self.amx_bf16 or self.avx512_bf16
+
+    @property
+    def fast_fp16(self) -> bool:
+        return self.amx_fp16 or self.avx512_fp16
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_capabilities() -> CpuCapabilities:
+    """Detect AMX / AVX-512 bf16 and fp16 support at run time (torch's probes, then /proc/cpuinfo)."""
+    flags = _cpu_flags()
+
+    def probe(name: str, flag: str) -> bool:
+        fn = getattr(torch.cpu, name, None)
+        if fn is not None:
+            try:
+                if bool(fn()):
+                    return True
+            except Exception:  # pragma: no cover - torch-internal probe failed
+                pass
+        return flag in flags
+
+    return CpuCapabilities(
+        amx_bf16=probe("_is_amx_tile_supported", "amx_bf16"),
+        amx_fp16=probe("_is_amx_fp16_supported", "amx_fp16"),
+        avx512_bf16=probe("_is_avx512_bf16_supported", "avx512_bf16"),
+        avx512_fp16="avx512_fp16" in flags,
+    )
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` picks the best available device: cuda, then mps, then cpu."""
+    if device is not None:
+        resolved = torch.device(device)
+        if resolved.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={str(device)!r} was requested but CUDA is not available on this machine.")
+        return resolved
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def parse_dtype(dtype: DTypeLike) -> torch.dtype | None:
+    """Accept ``torch.dtype`` objects and the usual string spellings; ``None`` stays ``None``."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        if isinstance(dtype, torch.dtype) and dtype not in set(_DTYPE_NAMES.values()):
+            raise ValueError(f"Unsupported dtype {dtype}; use float32, bfloat16 or float16.")
+        return dtype
+    if isinstance(dtype, str):
+        key = dtype.lower().removeprefix("torch.")
+        if key in _DTYPE_NAMES:
+            return _DTYPE_NAMES[key]
+    raise ValueError(f"Unsupported dtype {dtype!r}; use 'float32', 'bfloat16', 'float16' or a torch.dtype.")
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """Fastest dtype whose scores stay close to fp32 on this device.
+
+    CUDA: bf16 where supported (the official v2 weights are bf16), else fp16. MPS: fp16.
+    CPU: fp16 only where the CPU multiplies fp16 natively (AMX-FP16 / AVX512-FP16); bf16 loses
+    too much score precision to be a silent default, so it is opt-in; everything else runs fp32.
+    """
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    if cpu_capabilities().fast_fp16:
+        return torch.float16
+    return torch.float32
+
+
+def resolve_dtype(dtype: DTypeLike, device: torch.device) -> torch.dtype:
+    parsed = parse_dtype(dtype)
+    return parsed if parsed is not None else default_dtype(device)
+
+
+def flash_attn_available() -> bool:
+    return importlib.util.find_spec("flash_attn") is not None
+
+
+def attention_implementation(device: torch.device, dtype: torch.dtype) -> str:
+    """FlashAttention-2 only on CUDA in half precision with ``flash_attn`` installed; never on CPU."""
+    if device.type == "cuda" and dtype in (torch.float16, torch.bfloat16) and flash_attn_available():
+        return "flash_attention_2"
+    return "sdpa"

@@ -1,0 +1,99 @@
+"""Score tokenized pairs with a CrossEncoder: padded, length-sorted batches, one forward at a time.
+
+This is the only place that runs the model, so batching, thread safety, progress reporting and
+CUDA out-of-memory recovery are decided once for ``compute_score``, ``rerank`` and every adapter.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import torch
+from sentence_transformers import CrossEncoder
+from tqdm.auto import tqdm
+
+from jina_local_rerank.batching import plan_batches
+from jina_local_rerank.tokenization import EncodedPair
+
+logger = logging.getLogger(__name__)
+
+
+def logits_to_scores(logits: torch.Tensor) -> torch.Tensor:
+    """Relevance in [0, 1]: sigmoid of a single logit, or the last class's softmax for 2+ logits."""
+    logits = logits.float()
+    if logits.ndim == 1 or logits.shape[-1] == 1:
+        return torch.sigmoid(logits.reshape(-1))
+    return torch.softmax(logits, dim=-1)[:, -1]
+
+
+class PairScorer:
+    """Runs the CrossEncoder's modules on pre-tokenized pairs and returns sigmoid scores."""
+
+    def __init__(self, cross_encoder: CrossEncoder, pad_token_id: int, token_budget: int) -> None:
+        self.cross_encoder = cross_encoder
+        self.pad_token_id = pad_token_id
+        self.token_budget = token_budget
+        self._forward_lock = threading.Lock()
+
+    @property
+    def device(self) -> torch.device:
+        return self.cross_encoder.device
+
+    def score(
+        self,
+        pairs: Sequence[EncodedPair],
+        batch_size: int | None = None,
+        show_progress_bar: bool = False,
+    ) -> list[float]:
+        """One float per pair, in input order."""
+        if not pairs:
+            return []
+        batches = plan_batches([len(p) for p in pairs], batch_size, self.token_budget)
+        scores: list[float] = [0.0] * len(pairs)
+        progress = tqdm(total=len(pairs), desc="Scoring", unit="pair", disable=not show_progress_bar)
+        try:
+            for batch in batches:
+                for index, value in zip(batch, self._score_batch([pairs[i] for i in batch])):
+                    scores[index] = value
+                progress.update(len(batch))
+        finally:
+            progress.close()
+        return scores
+
+    def _score_batch(self, pairs: list[EncodedPair]) -> list[float]:
+        try:
+            return self._forward(pairs)
+        except torch.OutOfMemoryError:
+            if len(pairs) == 1:
+                raise
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            half = len(pairs) // 2
+            logger.warning("Out of memory on a batch of %d pairs; retrying as two halves.", len(pairs))
+            return self._score_batch(pairs[:half]) + self._score_batch(pairs[half:])
+
+    def _features(self, pairs: list[EncodedPair]) -> dict[str, torch.Tensor]:
+        width = max(len(p) for p in pairs)
+        input_ids = torch.full((len(pairs), width), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(pairs), width), dtype=torch.long)
+        with_types = pairs[0].token_type_ids is not None
+        token_type_ids = torch.zeros((len(pairs), width), dtype=torch.long) if with_types else None
+        for row, pair in enumerate(pairs):
+            n = len(pair)
+            input_ids[row, :n] = torch.tensor(pair.input_ids, dtype=torch.long)
+            attention_mask[row, :n] = 1
+            if token_type_ids is not None and pair.token_type_ids is not None:
+                token_type_ids[row, :n] = torch.tensor(pair.token_type_ids, dtype=torch.long)
+        features = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            features["token_type_ids"] = token_type_ids
+        return {name: tensor.to(self.device, non_blocking=True) for name, tensor in features.items()}
+
+    def _forward(self, pairs: list[EncodedPair]) -> list[float]:
+        features = self._features(pairs)
+        with self._forward_lock, torch.inference_mode():
+            # Through __call__ so that CrossEncoder.compile() and hooks apply.
+            logits = self.cross_encoder(features)["scores"]
+            return logits_to_scores(logits).cpu().tolist()

@@ -1,0 +1,99 @@
+"""Build native torch models from Jina's checkpoint layouts and hold them in sentence-transformers.
+
+``NativeTransformer`` is sentence-transformers' own ``Transformer`` module with two loading steps
+swapped: the config comes from our parser instead of ``AutoConfig`` (v2's has no ``model_type``)
+and the model is built from the renamed official weights instead of ``AutoModel`` (which would
+need Jina's remote code). Tokenizer handling, forward and the ``CrossEncoder`` around it stay
+sentence-transformers' own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from sentence_transformers.base.modules import Transformer
+from transformers import PretrainedConfig, PreTrainedModel
+
+from jina_local_rerank.architectures import xlm_roberta_v2
+from jina_local_rerank.architectures.weights import load_into, load_state_dict
+from jina_local_rerank.checkpoint import Architecture, read_config
+
+try:  # transformers >= 5: skip random init of weights that are overwritten right away
+    from transformers.initialization import no_init_weights
+except ImportError:  # pragma: no cover
+    from transformers.modeling_utils import no_init_weights
+
+
+@dataclass(frozen=True)
+class NativeLayout:
+    """How one official layout becomes a native model."""
+
+    build_config: Callable[[dict[str, Any]], PretrainedConfig]
+    model_class: type[PreTrainedModel]
+    convert_state_dict: Callable[[dict[str, torch.Tensor], PretrainedConfig], dict[str, torch.Tensor]]
+
+
+def _jina_v2_layout() -> NativeLayout:
+    return NativeLayout(
+        build_config=xlm_roberta_v2.native_config,
+        model_class=xlm_roberta_v2.MODEL_CLASS,
+        convert_state_dict=lambda state, config: xlm_roberta_v2.to_native_state_dict(state, config.hidden_size),
+    )
+
+
+def native_layout(architecture: Architecture) -> NativeLayout:
+    if architecture is Architecture.JINA_V2:
+        return _jina_v2_layout()
+    if architecture is Architecture.JINA_BERT:
+        from jina_local_rerank.architectures import jina_bert
+
+        return jina_bert.layout()
+    raise ValueError(f"{architecture} has no native layout; it loads through sentence-transformers.")
+
+
+def build_native_model(
+    folder: Path, layout: NativeLayout, dtype: torch.dtype, attn_implementation: str
+) -> PreTrainedModel:
+    """Instantiate without random init, then load the converted official weights strictly."""
+    config = layout.build_config(read_config(folder))
+    with no_init_weights():
+        model = layout.model_class._from_config(config, dtype=dtype, attn_implementation=attn_implementation)
+    state = layout.convert_state_dict(load_state_dict(folder), config)
+    load_into(model, state, str(folder))
+    return model.eval()
+
+
+class NativeTransformer(Transformer):
+    """sentence-transformers ``Transformer`` that loads a Jina layout natively (see module doc)."""
+
+    layout: ClassVar[NativeLayout]
+
+    def _load_config(
+        self, model_name_or_path: str, backend: str, config_kwargs: dict[str, Any]
+    ) -> tuple[PretrainedConfig, bool]:
+        return self.layout.build_config(read_config(Path(model_name_or_path))), False
+
+    def _load_model(
+        self,
+        model_name_or_path: str,
+        transformer_task: str,
+        config: PretrainedConfig,
+        backend: str,
+        is_peft_model: bool,
+        **model_kwargs: Any,
+    ) -> PreTrainedModel:
+        if backend != "torch":
+            raise ValueError(f"Jina's native models run on the torch backend only, not {backend!r}.")
+        dtype = model_kwargs.get("dtype") or torch.float32
+        attn = model_kwargs.get("attn_implementation") or "sdpa"
+        return build_native_model(Path(model_name_or_path), self.layout, dtype, attn)
+
+
+def native_transformer_class(architecture: Architecture) -> type[NativeTransformer]:
+    return type(f"Native{architecture.name.title().replace('_', '')}Transformer", (NativeTransformer,), {
+        "layout": native_layout(architecture),
+    })

@@ -1,0 +1,118 @@
+"""Thread-safe tokenization of query/document pairs and of Jina-style windows.
+
+Fast tokenizers are not safe to call from several threads at once ("Already borrowed"): every call
+here goes through one lock, and the templates are derived once, so the hot path never mutates the
+tokenizer's truncation or padding state concurrently.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from transformers import PreTrainedTokenizerBase
+
+
+@dataclass(frozen=True)
+class EncodedPair:
+    """Model-ready ids of one (query, document-or-window) pair; token types only if the model uses them."""
+
+    input_ids: list[int]
+    token_type_ids: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+@dataclass(frozen=True)
+class PairTemplate:
+    """Special tokens around a pair: ``prefix Q middle D suffix`` (XLM-R: ``<s> Q </s></s> D </s>``)."""
+
+    prefix: tuple[int, ...]
+    middle: tuple[int, ...]
+    suffix: tuple[int, ...]
+    query_type: int = 0
+    document_type: int = 0
+
+    @property
+    def num_special_tokens(self) -> int:
+        return len(self.prefix) + len(self.middle) + len(self.suffix)
+
+    def build(self, query: Sequence[int], document: Sequence[int], with_types: bool) -> EncodedPair:
+        ids = [*self.prefix, *query, *self.middle, *document, *self.suffix]
+        if not with_types:
+            return EncodedPair(ids)
+        head = len(self.prefix) + len(query) + len(self.middle)
+        return EncodedPair(ids, [self.query_type] * head + [self.document_type] * (len(ids) - head))
+
+
+def _derive_template(tokenizer: PreTrainedTokenizerBase) -> PairTemplate:
+    """Find the special tokens the tokenizer's own pair template puts around two probe texts."""
+    query = tokenizer("a", add_special_tokens=False)["input_ids"]
+    document = tokenizer("b", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", "b", return_token_type_ids=True)
+    ids, types = full["input_ids"], full.get("token_type_ids")
+    for start in range(len(ids)):
+        if ids[start : start + len(query)] != query:
+            continue
+        after_query = start + len(query)
+        for doc_start in range(after_query, len(ids)):
+            if ids[doc_start : doc_start + len(document)] == document:
+                doc_end = doc_start + len(document)
+                return PairTemplate(
+                    prefix=tuple(ids[:start]),
+                    middle=tuple(ids[after_query:doc_start]),
+                    suffix=tuple(ids[doc_end:]),
+                    query_type=types[start] if types else 0,
+                    document_type=types[doc_start] if types else 0,
+                )
+    raise ValueError(f"Could not derive the pair template of tokenizer {type(tokenizer).__name__}.")
+
+
+class PairTokenizer:
+    """Tokenizes pairs exactly like Jina's ``compute_score`` and windows like its ``rerank``."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
+        self.tokenizer = tokenizer
+        self._lock = threading.Lock()
+        self.uses_token_types = "token_type_ids" in tokenizer.model_input_names
+        with self._lock:
+            self.template = _derive_template(tokenizer)
+            self.num_single_special_tokens = len(tokenizer("a")["input_ids"]) - len(
+                tokenizer("a", add_special_tokens=False)["input_ids"]
+            )
+        self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        # Documents are tokenized whole before windowing; the "longer than the maximum" warning
+        # would be noise, so mark it as already shown.
+        warned = getattr(tokenizer, "deprecation_warnings", None)
+        if isinstance(warned, dict):
+            warned["sequence-length-is-longer-than-the-specified-maximum"] = True
+
+    def encode_pairs(self, queries: list[str], documents: list[str], max_length: int) -> list[EncodedPair]:
+        """``longest_first`` pair truncation to ``max_length`` tokens, as ``truncation=True`` does."""
+        with self._lock:
+            encoded = self.tokenizer(
+                queries,
+                documents,
+                truncation=True,
+                max_length=max_length,
+                padding=False,
+                return_token_type_ids=self.uses_token_types,
+            )
+        types = encoded.get("token_type_ids") if self.uses_token_types else None
+        return [
+            EncodedPair(list(ids), list(types[i]) if types is not None else None)
+            for i, ids in enumerate(encoded["input_ids"])
+        ]
+
+    def encode_texts(self, texts: list[str]) -> list[list[int]]:
+        """Content ids without special tokens and without truncation."""
+        if not texts:
+            return []
+        with self._lock:
+            encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False, padding=False)
+        return [list(ids) for ids in encoded["input_ids"]]
+
+    def build(self, query: Sequence[int], window: Sequence[int]) -> EncodedPair:
+        return self.template.build(query, window, self.uses_token_types)
