@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from jina_local_rerank.errors import CheckpointMismatchError, JinaLocalRerankError, ModelNotAvailableError
 from jina_local_rerank.registry import DEFAULT_MODEL, KNOWN_MODELS, ModelSpec
-from jina_local_rerank.reranker import DocumentScores, Reranker
+from jina_local_rerank.reranker import DocumentScores, Reranker, ScoredWindow
 from jina_local_rerank.results import RerankResult
 
 __version__ = "0.1.0"
@@ -19,5 +19,6 @@ __all__ = [
     "ModelSpec",
     "RerankResult",
     "Reranker",
+    "ScoredWindow",
     "__version__",
 ]

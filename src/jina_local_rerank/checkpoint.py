@@ -43,7 +43,9 @@ def is_offline(local_files_only: bool | None) -> bool:
     """``local_files_only=None`` follows ``HF_HUB_OFFLINE``."""
     if local_files_only is not None:
         return bool(local_files_only)
-    return bool(huggingface_hub.constants.is_offline_mode())
+    # Read the variable now, not at huggingface_hub's import: it may be set after that.
+    env = os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+    return env or bool(huggingface_hub.constants.is_offline_mode())
 
 
 def _looks_like_path(model: str) -> bool:
@@ -60,9 +62,10 @@ def resolve_checkpoint(
 ) -> Path:
     """Return a local folder holding ``model``: the folder itself, a cached snapshot, or a fresh download."""
     path = Path(model).expanduser()
-    if path.is_dir():
-        return path
     name = str(model)
+    if path.is_dir():
+        _require_weights(path, name)
+        return path
     if path.exists() or _looks_like_path(name):
         raise ModelNotAvailableError(
             f"Model {name!r}: no such folder. Pass the folder of a downloaded checkpoint "

@@ -29,6 +29,7 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, help="hub id or local folder (default: %(default)s)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: best for device)")
+    parser.add_argument("--cache-dir", default=None, help="Hugging Face cache folder (default: HF_HUB_CACHE)")
     parser.add_argument("--local-files-only", action="store_true", help="never contact the hub")
 
 
@@ -36,7 +37,13 @@ def _demo(args: argparse.Namespace) -> int:
     from jina_local_rerank.reranker import Reranker
 
     started = time.perf_counter()
-    reranker = Reranker(args.model, device=args.device, dtype=args.dtype, local_files_only=args.local_files_only or None)
+    reranker = Reranker(
+        args.model,
+        device=args.device,
+        dtype=args.dtype,
+        cache_dir=args.cache_dir,
+        local_files_only=args.local_files_only or None,
+    )
     loaded = time.perf_counter()
     results = reranker.rerank(MODEL_CARD_QUERY, MODEL_CARD_DOCUMENTS, top_n=args.top_n)
     done = time.perf_counter()

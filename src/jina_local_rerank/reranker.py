@@ -32,12 +32,25 @@ _TOKEN_BUDGET = {"cpu": 2048, "mps": 8192, "cuda": 32768}
 
 
 @dataclass(frozen=True)
+class ScoredWindow:
+    """One window that was scored: which document it came from, its model input, its score."""
+
+    document_index: int
+    input_ids: list[int]
+    score: float
+
+
+@dataclass(frozen=True)
 class DocumentScores:
-    """Per-document scores in input order, with what it took to compute them."""
+    """Per-document scores (best window) in input order, with every window behind them."""
 
     scores: list[float]
-    windows_per_document: list[int]
-    total_tokens: int
+    windows: list[ScoredWindow]
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens the model read, special tokens included (what APIs bill as usage)."""
+        return sum(len(window.input_ids) for window in self.windows)
 
 
 class Reranker:
@@ -276,7 +289,7 @@ class Reranker:
                 f"(2 * {max_query_length} = {2 * max_query_length})."
             )
         if not documents:
-            return DocumentScores([], [], 0)
+            return DocumentScores([], [])
         tokenizer, scorer = self._parts()
         max_length, max_query_length = self._window_limits(max_length, max_query_length)
         query_budget = max_query_length - tokenizer.num_single_special_tokens
@@ -298,12 +311,11 @@ class Reranker:
         window_scores = scorer.score(pairs, batch_size, self._progress(show_progress_bar))
 
         best = [float("-inf")] * len(documents)
-        counts = [0] * len(documents)
         for owner, score in zip(owners, window_scores):
             best[owner] = max(best[owner], score)
-            counts[owner] += 1
         logger.debug("Scored %d documents as %d windows of at most %d tokens", len(documents), len(pairs), max_length)
-        return DocumentScores(best, counts, sum(len(p) for p in pairs))
+        windows = [ScoredWindow(o, p.input_ids, s) for o, p, s in zip(owners, pairs, window_scores)]
+        return DocumentScores(best, windows)
 
     def _window_limits(self, max_length: int | None, max_query_length: int | None) -> tuple[int, int]:
         """Fill in the defaults of ``rerank``: the model's window size, and half of it for the query."""
