@@ -6,6 +6,7 @@ from jina_local_rerank.errors import CheckpointMismatchError, JinaLocalRerankErr
 from jina_local_rerank.registry import DEFAULT_MODEL, KNOWN_MODELS, ModelSpec
 from jina_local_rerank.reranker import DocumentScores, Reranker, ScoredWindow
 from jina_local_rerank.results import RerankResult
+from jina_local_rerank.shared import clear_shared_rerankers, shared_reranker
 
 __version__ = "0.1.0"
 
@@ -21,4 +22,6 @@ __all__ = [
     "Reranker",
     "ScoredWindow",
     "__version__",
+    "clear_shared_rerankers",
+    "shared_reranker",
 ]

@@ -1,0 +1,137 @@
+"""``JinaLocalRerank``: a LlamaIndex ``BaseNodePostprocessor`` over ``jina_local_rerank.Reranker``.
+
+Framework glue only: LlamaIndex nodes in, the core's ``rerank`` (windows, batching, scores), new
+``NodeWithScore`` objects out, with LlamaIndex's instrumentation events and callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import torch
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_validator
+from llama_index.core.callbacks import CBEventType, EventPayload
+from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
+from llama_index.core.postprocessor.types import BaseNodePostprocessor
+from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+
+from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker
+
+dispatcher = get_dispatcher(__name__)
+
+RETRIEVAL_SCORE_KEY = "retrieval_score"
+
+
+class JinaLocalRerank(BaseNodePostprocessor):
+    """Rerank retrieved nodes with a Jina reranker running on this machine.
+
+    ``index.as_query_engine(similarity_top_k=20, node_postprocessors=[JinaLocalRerank(top_n=3)])``.
+    Long nodes are split into windows and scored by their best window, not truncated. Postprocessors
+    with the same model settings share one loaded model, which loads on first use.
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, description="Hub id or local folder of the reranker.")
+    top_n: int = Field(default=3, ge=1, description="Number of nodes to return, best first.")
+    device: str | None = Field(default=None, description="cpu, cuda, cuda:1, mps; None picks the best.")
+    dtype: str | None = Field(default=None, description="float32, bfloat16 or float16; None picks the best.")
+    max_length: int | None = Field(default=None, ge=1, description="Tokens per window, query included.")
+    max_query_length: int | None = Field(default=None, ge=1, description="Tokens kept of the query.")
+    overlap: int = Field(default=80, ge=0, description="Tokens shared by neighbouring windows.")
+    batch_size: int | None = Field(default=None, ge=1, description="Windows per batch; None uses a token budget.")
+    keep_retrieval_score: bool = Field(
+        default=False, description="Keep the retriever's score in the node's metadata under 'retrieval_score'."
+    )
+    local_files_only: bool | None = Field(default=None, description="Never contact the hub (None: HF_HUB_OFFLINE).")
+
+    _reranker: Reranker = PrivateAttr()
+
+    def __init__(self, *, reranker: Reranker | None = None, **data: Any) -> None:
+        if reranker is not None:
+            data.setdefault("model", reranker.model_name)
+            data.setdefault("device", str(reranker.device))
+            data.setdefault("dtype", str(reranker.dtype))
+        super().__init__(**data)
+        self._reranker = reranker or shared_reranker(
+            self.model, device=self.device, dtype=self.dtype, local_files_only=self.local_files_only
+        )
+
+    @field_validator("dtype", "device", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        if isinstance(value, (torch.dtype, torch.device)):
+            return str(value).removeprefix("torch.")
+        return value
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "JinaLocalRerank"
+
+    @property
+    def reranker(self) -> Reranker:
+        return self._reranker
+
+    def _postprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        query = self._require_query(query_bundle)
+        dispatcher.event(ReRankStartEvent(query=query, nodes=nodes, top_n=self.top_n, model_name=self.model))
+        with self.callback_manager.event(CBEventType.RERANKING, payload=self._start_payload(nodes, query)) as event:
+            reranked = self._rerank(nodes, query.query_str)
+            event.on_end(payload={EventPayload.NODES: reranked})
+        dispatcher.event(ReRankEndEvent(nodes=reranked))
+        return reranked
+
+    @dispatcher.span
+    async def _apostprocess_nodes(
+        self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None
+    ) -> list[NodeWithScore]:
+        query = self._require_query(query_bundle)
+        dispatcher.event(ReRankStartEvent(query=query, nodes=nodes, top_n=self.top_n, model_name=self.model))
+        with self.callback_manager.event(CBEventType.RERANKING, payload=self._start_payload(nodes, query)) as event:
+            # Inference runs in a worker thread so the event loop keeps serving other tasks.
+            reranked = await asyncio.to_thread(self._rerank, nodes, query.query_str)
+            event.on_end(payload={EventPayload.NODES: reranked})
+        dispatcher.event(ReRankEndEvent(nodes=reranked))
+        return reranked
+
+    @staticmethod
+    def _require_query(query_bundle: QueryBundle | None) -> QueryBundle:
+        if query_bundle is None:
+            raise ValueError("JinaLocalRerank needs a query: pass query_bundle=QueryBundle(...) or query_str=...")
+        return query_bundle
+
+    def _start_payload(self, nodes: list[NodeWithScore], query: QueryBundle) -> dict[EventPayload, Any]:
+        return {
+            EventPayload.NODES: nodes,
+            EventPayload.MODEL_NAME: self.model,
+            EventPayload.QUERY_STR: query.query_str,
+            EventPayload.TOP_K: self.top_n,
+        }
+
+    def _rerank(self, nodes: list[NodeWithScore], query: str) -> list[NodeWithScore]:
+        texts = [item.node.get_content(metadata_mode=MetadataMode.EMBED) for item in nodes]
+        results = self._reranker.rerank(
+            query,
+            texts,
+            top_n=self.top_n,
+            max_query_length=self.max_query_length,
+            max_length=self.max_length,
+            overlap=self.overlap,
+            batch_size=self.batch_size,
+        )
+        return [NodeWithScore(node=self._output_node(nodes[r.index]), score=r.relevance_score) for r in results]
+
+    def _output_node(self, item: NodeWithScore) -> Any:
+        """The caller's node, or a copy carrying the retrieval score (the caller's node is never changed)."""
+        if not self.keep_retrieval_score:
+            return item.node
+        node = item.node
+        return node.model_copy(
+            update={
+                "metadata": {**node.metadata, RETRIEVAL_SCORE_KEY: item.score},
+                "excluded_embed_metadata_keys": [*node.excluded_embed_metadata_keys, RETRIEVAL_SCORE_KEY],
+                "excluded_llm_metadata_keys": [*node.excluded_llm_metadata_keys, RETRIEVAL_SCORE_KEY],
+            }
+        )

@@ -1,0 +1,55 @@
+"""One loaded model per settings, shared by every adapter instance that asks for the same ones.
+
+Framework objects are created freely (per query engine, per pipeline, after a from_dict round trip);
+loading a 278M-parameter model for each of them would waste seconds and gigabytes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import torch
+
+from jina_local_rerank.registry import DEFAULT_MODEL
+from jina_local_rerank.reranker import Reranker
+
+_CACHE: dict[tuple[object, ...], Reranker] = {}
+_LOCK = threading.Lock()
+
+
+def shared_reranker(
+    model: str | os.PathLike[str] = DEFAULT_MODEL,
+    *,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool | None = None,
+    token: str | bool | None = None,
+    trust_remote_code: bool = False,
+) -> Reranker:
+    """The ``Reranker`` for these settings, created (lazily loaded) on first request and reused after."""
+    key = (str(model), str(device), str(dtype), revision, str(cache_dir), local_files_only, token, trust_remote_code)
+    with _LOCK:
+        reranker = _CACHE.get(key)
+        if reranker is None:
+            reranker = Reranker(
+                model,
+                device=device,
+                dtype=dtype,
+                revision=revision,
+                cache_dir=cache_dir,
+                local_files_only=local_files_only,
+                token=token,
+                trust_remote_code=trust_remote_code,
+                lazy=True,
+            )
+            _CACHE[key] = reranker
+        return reranker
+
+
+def clear_shared_rerankers() -> None:
+    """Forget every shared model (they are freed once no adapter holds them)."""
+    with _LOCK:
+        _CACHE.clear()
