@@ -1,0 +1,64 @@
+"""``JinaLocalRerank``: a LangChain ``BaseDocumentCompressor`` over ``jina_local_rerank.Reranker``."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.callbacks import Callbacks
+from langchain_core.documents import BaseDocumentCompressor, Document
+from pydantic import Field
+
+from langchain_jina_local._settings import ModelSettings
+
+SCORE_KEY = "relevance_score"
+
+
+class JinaLocalRerank(ModelSettings, BaseDocumentCompressor):
+    """Rerank any retriever's documents locally, best first, keeping ``top_n``.
+
+    Use it as ``ContextualCompressionRetriever(base_compressor=JinaLocalRerank(top_n=3), ...)``.
+    Returned documents are copies with ``metadata["relevance_score"]`` (a float) that keep
+    ``page_content``, ``metadata`` and ``id``; long documents are windowed, not truncated.
+    """
+
+    top_n: int | None = Field(default=3, ge=1, description="Documents to keep, best first; None keeps all.")
+    max_length: int | None = Field(default=None, ge=1, description="Tokens per window, query included.")
+    max_query_length: int | None = Field(default=None, ge=1, description="Tokens kept of the query.")
+    overlap: int = Field(default=80, ge=0, description="Tokens shared by neighbouring windows.")
+    batch_size: int | None = Field(default=None, ge=1, description="Windows per batch; None uses a token budget.")
+
+    def rerank(self, documents: Sequence[str | Document], query: str, top_n: int | None = None) -> list[dict[str, Any]]:
+        """``[{"index": i, "relevance_score": s}]`` best first, like the hosted ``JinaRerank.rerank``."""
+        texts = [d.page_content if isinstance(d, Document) else d for d in documents]
+        results = self.core.rerank(
+            query,
+            texts,
+            top_n=top_n if top_n is not None else self.top_n,
+            max_query_length=self.max_query_length,
+            max_length=self.max_length,
+            overlap=self.overlap,
+            batch_size=self.batch_size,
+        )
+        return [{"index": r.index, SCORE_KEY: r.relevance_score} for r in results]
+
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        documents = list(documents)
+        return [
+            Document(
+                page_content=documents[hit["index"]].page_content,
+                metadata={**copy.deepcopy(documents[hit["index"]].metadata), SCORE_KEY: hit[SCORE_KEY]},
+                id=documents[hit["index"]].id,
+            )
+            for hit in self.rerank(documents, query)
+        ]
+
+    async def acompress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        # Inference runs in a worker thread so the event loop keeps serving other tasks.
+        return await asyncio.to_thread(self.compress_documents, documents, query, callbacks)
