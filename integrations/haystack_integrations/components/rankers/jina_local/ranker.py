@@ -1,0 +1,153 @@
+"""``JinaLocalRanker``: a Haystack ranker ``@component`` over ``jina_local_rerank.Reranker``.
+
+Framework glue only: Haystack ``Document`` objects and serialization around the core's ``rerank``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import replace
+from typing import Any
+
+from haystack import Document, component, default_from_dict, default_to_dict
+from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
+
+from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker
+
+
+@component
+class JinaLocalRanker:
+    """Ranks documents by relevance to a query with a Jina reranker running on this machine.
+
+    ``pipe.add_component("ranker", JinaLocalRanker(top_k=3))`` after a retriever. Long documents are
+    split into windows and scored by their best window. The model loads in ``warm_up()`` (``run``
+    warms up if needed); rankers with the same settings share one loaded model.
+
+    A document without text content (``content=None``) is ranked as an empty text (plus its embedded
+    meta fields, if any): it is scored and returned, never dropped.
+    """
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        device: ComponentDevice | None = None,
+        token: Secret | None = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False),  # noqa: B008
+        top_k: int = 10,
+        score_threshold: float | None = None,
+        dtype: str | None = None,
+        max_length: int | None = None,
+        max_query_length: int | None = None,
+        overlap: int = 80,
+        batch_size: int | None = None,
+        meta_fields_to_embed: list[str] | None = None,
+        embedding_separator: str = "\n",
+        local_files_only: bool | None = None,
+    ) -> None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {top_k}.")
+        self.model = str(model)
+        self.device = device
+        self.token = token
+        self.top_k = top_k
+        self.score_threshold = score_threshold
+        self.dtype = dtype
+        self.max_length = max_length
+        self.max_query_length = max_query_length
+        self.overlap = overlap
+        self.batch_size = batch_size
+        self.meta_fields_to_embed = meta_fields_to_embed or []
+        self.embedding_separator = embedding_separator
+        self.local_files_only = local_files_only
+        self._reranker: Reranker | None = None
+
+    def _get_telemetry_data(self) -> dict[str, Any]:
+        return {"model": self.model}
+
+    def warm_up(self) -> None:
+        """Load the model (idempotent)."""
+        if self._reranker is not None:
+            return
+        reranker = shared_reranker(
+            self.model,
+            device=ComponentDevice.resolve_device(self.device).to_torch_str(),
+            dtype=self.dtype,
+            token=self.token.resolve_value() if self.token else None,
+            local_files_only=self.local_files_only,
+        )
+        self._reranker = reranker.load()
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(
+            self,
+            model=self.model,
+            device=self.device.to_dict() if self.device else None,
+            token=self.token.to_dict() if self.token else None,
+            top_k=self.top_k,
+            score_threshold=self.score_threshold,
+            dtype=self.dtype,
+            max_length=self.max_length,
+            max_query_length=self.max_query_length,
+            overlap=self.overlap,
+            batch_size=self.batch_size,
+            meta_fields_to_embed=self.meta_fields_to_embed,
+            embedding_separator=self.embedding_separator,
+            local_files_only=self.local_files_only,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JinaLocalRanker:
+        data = copy.deepcopy(data)  # deserialization works in place; leave the caller's dict alone
+        params = data.get("init_parameters", {})
+        if params.get("device") is not None:
+            params["device"] = ComponentDevice.from_dict(params["device"])
+        deserialize_secrets_inplace(params, keys=["token"])
+        return default_from_dict(cls, data)
+
+    def _text(self, document: Document) -> str:
+        meta = [str(document.meta[key]) for key in self.meta_fields_to_embed if document.meta.get(key) is not None]
+        return self.embedding_separator.join([*meta, document.content or ""])
+
+    @component.output_types(documents=list[Document])
+    def run(
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+    ) -> dict[str, list[Document]]:
+        """Documents best first as copies with ``score`` set, at most ``top_k``, none below the threshold."""
+        top_k = self.top_k if top_k is None else top_k
+        score_threshold = self.score_threshold if score_threshold is None else score_threshold
+        if top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {top_k}.")
+        for position, document in enumerate(documents):
+            if not isinstance(document, Document):
+                raise TypeError(f"documents[{position}] must be a haystack Document, got {type(document).__name__}.")
+        if not documents:
+            return {"documents": []}
+        self.warm_up()
+        assert self._reranker is not None
+        results = self._reranker.rerank(
+            query,
+            [self._text(document) for document in documents],
+            max_query_length=self.max_query_length,
+            max_length=self.max_length,
+            overlap=self.overlap,
+            batch_size=self.batch_size,
+        )
+        ranked = [replace(documents[r.index], score=r.relevance_score) for r in results]
+        if score_threshold is not None:
+            ranked = [document for document in ranked if document.score >= score_threshold]
+        return {"documents": ranked[:top_k]}
+
+    @component.output_types(documents=list[Document])
+    async def run_async(
+        self,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+    ) -> dict[str, list[Document]]:
+        """``run`` in a worker thread, so the event loop keeps serving other components."""
+        return await asyncio.to_thread(self.run, query, documents, top_k, score_threshold)
