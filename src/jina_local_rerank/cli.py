@@ -26,7 +26,12 @@ def format_table(query: str, results: Sequence[RerankResult], width: int = 70) -
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub id or local folder (default: %(default)s)")
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        action="append" if parser.prog.endswith("serve") else "store",
+        help="hub id or local folder (default: %(default)s); serve takes it repeatedly, optionally as NAME=MODEL",
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: best for device)")
     parser.add_argument("--cache-dir", default=None, help="Hugging Face cache folder (default: HF_HUB_CACHE)")
@@ -56,6 +61,35 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from jina_local_rerank.server import ServerLimits, create_app
+    except ImportError as exc:
+        print(f'error: the server needs its extra: pip install "jina-local-rerank[server]" ({exc})', file=sys.stderr)
+        return 2
+    from jina_local_rerank.reranker import Reranker
+    from jina_local_rerank.server.app import served_names
+
+    table: dict[str, Reranker] = {}
+    for spec in args.model or [DEFAULT_MODEL]:
+        alias, _, source = spec.rpartition("=")
+        reranker = Reranker(
+            source,
+            device=args.device,
+            dtype=args.dtype,
+            cache_dir=args.cache_dir,
+            local_files_only=args.local_files_only or None,
+        )
+        for name in [alias] if alias else served_names(reranker):
+            table[name] = reranker
+    limits = ServerLimits(max_queue=args.max_queue, max_wait_ms=args.max_wait_ms, max_documents=args.max_documents)
+    app = create_app(table, api_key=args.api_key, limits=limits)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jina-local-rerank", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -64,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(demo)
     demo.add_argument("--top-n", type=int, default=None, help="show only the best N documents")
     demo.set_defaults(handler=_demo)
+
+    serve = commands.add_parser("serve", help="serve Jina's /v1/rerank and Cohere's /v2/rerank APIs locally")
+    _add_model_arguments(serve)
+    serve.set_defaults(model=None)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY' (or set JINA_LOCAL_RERANK_API_KEY)")
+    serve.add_argument("--max-queue", type=int, default=64, help="waiting requests before answering 503")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
+    serve.add_argument("--max-documents", type=int, default=1000, help="documents per request")
+    serve.set_defaults(handler=_serve)
     return parser
 
 

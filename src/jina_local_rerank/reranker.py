@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -275,8 +276,29 @@ class Reranker:
         show_progress_bar: bool | None = None,
     ) -> DocumentScores:
         """Windowed scores of every document in input order (what ``rerank`` sorts)."""
-        query = validation.check_query(query)
-        documents = validation.check_documents(documents)
+        return self.score_many(
+            [(query, documents)],
+            max_query_length=max_query_length,
+            max_length=max_length,
+            overlap=overlap,
+            batch_size=batch_size,
+            show_progress_bar=show_progress_bar,
+        )[0]
+
+    def score_many(
+        self,
+        requests: Sequence[tuple[str, Sequence[str]]],
+        max_query_length: int | None = None,
+        max_length: int | None = None,
+        overlap: int = 80,
+        batch_size: int | None = None,
+        show_progress_bar: bool | None = None,
+    ) -> list[DocumentScores]:
+        """``score_documents`` for several (query, documents) requests whose windows share batches.
+
+        This is how concurrent requests (the server's dynamic batching) fill the model's batches.
+        """
+        checked = [(validation.check_query(q), validation.check_documents(d)) for q, d in requests]
         validation.check_non_negative_int("overlap", overlap)
         validation.check_positive_int("batch_size", batch_size)
         if max_query_length is not None:
@@ -288,10 +310,39 @@ class Reranker:
                 f"max_length ({max_length}) must be at least 2 * max_query_length "
                 f"(2 * {max_query_length} = {2 * max_query_length})."
             )
-        if not documents:
-            return DocumentScores([], [])
+        if not any(documents for _, documents in checked):
+            return [DocumentScores([], []) for _ in checked]
         tokenizer, scorer = self._parts()
         max_length, max_query_length = self._window_limits(max_length, max_query_length)
+
+        pairs: list[EncodedPair] = []
+        owners: list[tuple[int, int]] = []
+        for request_index, (query, documents) in enumerate(checked):
+            for position, pair in self._windows(tokenizer, query, documents, max_length, max_query_length, overlap):
+                pairs.append(pair)
+                owners.append((request_index, position))
+        window_scores = scorer.score(pairs, batch_size, self._progress(show_progress_bar))
+
+        best = [[float("-inf")] * len(documents) for _, documents in checked]
+        windows: list[list[ScoredWindow]] = [[] for _ in checked]
+        for (request_index, position), pair, score in zip(owners, pairs, window_scores):
+            best[request_index][position] = max(best[request_index][position], score)
+            windows[request_index].append(ScoredWindow(position, pair.input_ids, score))
+        logger.debug("Scored %d requests as %d windows of at most %d tokens", len(checked), len(pairs), max_length)
+        return [DocumentScores(b, w) for b, w in zip(best, windows)]
+
+    @staticmethod
+    def _windows(
+        tokenizer: PairTokenizer,
+        query: str,
+        documents: list[str],
+        max_length: int,
+        max_query_length: int,
+        overlap: int,
+    ) -> list[tuple[int, EncodedPair]]:
+        """Jina's windows of every document: ``(document position, model input)`` in document order."""
+        if not documents:
+            return []
         query_budget = max_query_length - tokenizer.num_single_special_tokens
         if query_budget < 1:
             raise ValueError(f"max_query_length={max_query_length} leaves no room for the query's tokens.")
@@ -301,21 +352,11 @@ class Reranker:
         if window < 1:
             raise ValueError(f"max_length={max_length} leaves no room for the document after the query.")
         stride_overlap = effective_overlap(overlap, window)
-
-        pairs: list[EncodedPair] = []
-        owners: list[int] = []
-        for position, tokens in enumerate(document_ids):
-            for piece in split_windows(tokens, window, stride_overlap):
-                pairs.append(tokenizer.build(query_ids, piece))
-                owners.append(position)
-        window_scores = scorer.score(pairs, batch_size, self._progress(show_progress_bar))
-
-        best = [float("-inf")] * len(documents)
-        for owner, score in zip(owners, window_scores):
-            best[owner] = max(best[owner], score)
-        logger.debug("Scored %d documents as %d windows of at most %d tokens", len(documents), len(pairs), max_length)
-        windows = [ScoredWindow(o, p.input_ids, s) for o, p, s in zip(owners, pairs, window_scores)]
-        return DocumentScores(best, windows)
+        return [
+            (position, tokenizer.build(query_ids, piece))
+            for position, tokens in enumerate(document_ids)
+            for piece in split_windows(tokens, window, stride_overlap)
+        ]
 
     def _window_limits(self, max_length: int | None, max_query_length: int | None) -> tuple[int, int]:
         """Fill in the defaults of ``rerank``: the model's window size, and half of it for the query."""
