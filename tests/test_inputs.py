@@ -125,3 +125,32 @@ def test_bad_dtype_and_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             Reranker(V2_TINY, device="cuda", lazy=True)
+
+
+def test_score_many_equals_one_request_at_a_time(v2_reranker):
+    requests = [(QUERY, DOCS), ("train times", DOCS[::-1]), ("empty", [])]
+    together = v2_reranker.score_many(requests, max_length=64, max_query_length=16)
+    for (query, documents), result in zip(requests, together):
+        alone = v2_reranker.score_documents(query, documents, max_length=64, max_query_length=16)
+        assert result.scores == pytest.approx(alone.scores, abs=1e-5)
+        assert [w.input_ids for w in result.windows] == [w.input_ids for w in alone.windows]
+
+
+def test_out_of_memory_batches_are_split_and_retried(v2_reranker, monkeypatch):
+    import torch
+
+    documents = [d * k for k, d in enumerate(DOCS * 3, start=1)]
+    expected = v2_reranker.score_documents(QUERY, documents, batch_size=8).scores
+    scorer = v2_reranker._scorer
+    real_forward = scorer._forward
+    sizes = []
+
+    def forward_with_little_memory(pairs):
+        sizes.append(len(pairs))
+        if len(pairs) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(pairs)
+
+    monkeypatch.setattr(scorer, "_forward", forward_with_little_memory)
+    assert v2_reranker.score_documents(QUERY, documents, batch_size=8).scores == pytest.approx(expected, abs=1e-5)
+    assert max(sizes) == 8 and all(size <= 2 for size in sizes if size not in (8, 4, 3))

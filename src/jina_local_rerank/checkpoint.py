@@ -45,7 +45,8 @@ def is_offline(local_files_only: bool | None) -> bool:
         return bool(local_files_only)
     # Read the variable now, not at huggingface_hub's import: it may be set after that.
     env = os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-    return env or bool(huggingface_hub.constants.is_offline_mode())
+    probe = getattr(huggingface_hub.constants, "is_offline_mode", None)
+    return env or bool(probe() if probe else huggingface_hub.constants.HF_HUB_OFFLINE)
 
 
 def _looks_like_path(model: str) -> bool:

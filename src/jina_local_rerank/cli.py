@@ -90,6 +90,24 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from jina_local_rerank import bench
+
+    models = ["smoke-v2", "smoke-v1"] if args.smoke else args.models
+    documents, repeats, queries = (8, 1, 2) if args.smoke else (args.documents, args.repeats, args.queries)
+    rows = []
+    for model in models:
+        for long in (False, True) if args.long else (False,):
+            rows += bench.run(model, device=args.device, documents=documents, repeats=repeats, queries=queries,
+                              long=long, extra_dtypes=tuple(args.extra_dtype))
+            print(bench.to_markdown(rows[-(1 + 1 + len(args.extra_dtype)):]), flush=True)
+    print("\n" + bench.to_markdown(rows))
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(bench.rows_to_json(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jina-local-rerank", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -109,6 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
     serve.add_argument("--max-documents", type=int, default=1000, help="documents per request")
     serve.set_defaults(handler=_serve)
+
+    bench = commands.add_parser("bench", help="speed of plain CrossEncoder.predict vs Reranker on random models")
+    bench.add_argument("--models", nargs="+", default=["v2-base", "v1-turbo"],
+                       help="v2-base, v1-turbo, v1-tiny (default: %(default)s)")
+    bench.add_argument("--device", default=None)
+    bench.add_argument("--documents", type=int, default=100)
+    bench.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported")
+    bench.add_argument("--queries", type=int, default=5, help="random queries for the accuracy columns")
+    bench.add_argument("--long", action="store_true", help="also a long-document workload that needs windows")
+    bench.add_argument("--extra-dtype", action="append", default=[], help="also time Reranker with this dtype")
+    bench.add_argument("--smoke", action="store_true", help="tiny models and workload (for CI)")
+    bench.add_argument("--output", default=None, help="write the rows as JSON here")
+    bench.set_defaults(handler=_bench)
     return parser
 
 

@@ -72,3 +72,29 @@ def to_native_state_dict(state: dict[str, torch.Tensor], hidden_size: int) -> di
 
 
 MODEL_CLASS = XLMRobertaForSequenceClassification
+
+
+def to_official_state_dict(native: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The inverse of ``to_native_state_dict``: native tensors back into Jina's flash layout."""
+    inverse = {value: key for key, value in _LAYER_RENAMES.items()}
+    official: dict[str, torch.Tensor] = {}
+    fused: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    for name, tensor in native.items():
+        if name.startswith("roberta.embeddings.LayerNorm."):
+            official[name.replace("roberta.embeddings.LayerNorm.", "roberta.emb_ln.")] = tensor
+            continue
+        match = re.match(r"^roberta\.encoder\.layer\.(\d+)\.(.+)\.(weight|bias)$", name)
+        if match is None:
+            if not name.endswith(("position_ids", "token_type_ids")):
+                official[name] = tensor
+            continue
+        index, module, kind = match.groups()
+        if module.startswith("attention.self."):
+            fused.setdefault((index, kind), {})[module.rsplit(".", 1)[1]] = tensor
+        else:
+            official[f"roberta.encoder.layers.{index}.{inverse[module]}.{kind}"] = tensor
+    for (index, kind), parts in fused.items():
+        official[f"roberta.encoder.layers.{index}.mixer.Wqkv.{kind}"] = torch.cat(
+            [parts["query"], parts["key"], parts["value"]], dim=0
+        )
+    return official

@@ -1,0 +1,253 @@
+"""Speed benchmark: plain ``CrossEncoder.predict`` (fp32, default settings) against our ``Reranker``.
+
+Models are randomly initialised at the real shapes and written in the official checkpoint layouts
+(speed does not depend on the weights, so nothing is downloaded); tokenizers are the reference
+fixtures'. Everything is measured in one run, so ratios are meaningful on a shared, noisy machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+from sentence_transformers import CrossEncoder
+
+from jina_local_rerank import hardware
+from jina_local_rerank.checkpoint import Architecture
+from jina_local_rerank.reranker import Reranker
+
+
+@dataclass(frozen=True)
+class Shape:
+    architecture: Architecture
+    hidden: int
+    layers: int
+    heads: int
+    intermediate: int
+    vocab: int
+
+    @property
+    def assets(self) -> str:
+        return "v2" if self.architecture is Architecture.JINA_V2 else "v1"
+
+
+SHAPES = {
+    "v2-base": Shape(Architecture.JINA_V2, 768, 12, 12, 3072, 250002),
+    "v1-turbo": Shape(Architecture.JINA_BERT, 384, 6, 12, 1536, 61056),
+    "v1-tiny": Shape(Architecture.JINA_BERT, 384, 4, 12, 1536, 61056),
+    "smoke-v2": Shape(Architecture.JINA_V2, 64, 2, 4, 128, 1000),
+    "smoke-v1": Shape(Architecture.JINA_BERT, 48, 2, 6, 64, 1000),
+}
+
+
+def _assets(name: str) -> Path:
+    return Path(str(resources.files("jina_local_rerank") / "bench_assets" / name))
+
+
+def write_checkpoint(shape: Shape, folder: Path, seed: int = 0) -> Path:
+    """A random checkpoint of ``shape`` in the official layout, plus a native copy for the baseline."""
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = json.loads((_assets(shape.assets) / "config.json").read_text())
+    config.update(hidden_size=shape.hidden, num_hidden_layers=shape.layers, num_attention_heads=shape.heads,
+                  intermediate_size=shape.intermediate, vocab_size=shape.vocab)
+    for item in _assets(shape.assets).iterdir():
+        if item.name != "config.json":
+            (folder / item.name).write_bytes(item.read_bytes())
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    if shape.architecture is Architecture.JINA_V2:
+        from jina_local_rerank.architectures import xlm_roberta_v2
+
+        model = xlm_roberta_v2.MODEL_CLASS(xlm_roberta_v2.native_config(config))
+        _spread_logits(model.classifier.out_proj)
+        official = xlm_roberta_v2.to_official_state_dict(model.state_dict())
+        model.save_pretrained(folder / "native")
+        for item in _assets("v2").iterdir():
+            if item.name.startswith(("tokenizer", "special")):
+                (folder / "native" / item.name).write_bytes(item.read_bytes())
+    else:
+        from jina_local_rerank.architectures import jina_bert
+
+        model = jina_bert.JinaBertForSequenceClassification(jina_bert.native_config(config))
+        _spread_logits(model.classifier)
+        official = dict(model.state_dict())
+        official.pop("bert.alibi_slopes", None)
+    save_file({k: v.contiguous() for k, v in official.items()}, str(folder / "model.safetensors"))
+    return folder
+
+
+def _spread_logits(head: torch.nn.Linear) -> None:
+    """Random heads give near-constant logits; widen them so score errors and rank changes show."""
+    with torch.no_grad():
+        head.weight.mul_(40.0)
+
+
+def make_workload(tokenizer: Any, documents: int, seed: int = 0, long: bool = False) -> tuple[str, list[str]]:
+    """One query and ``documents`` texts with log-normal token lengths (median ~150, 30-500), or ~3000 if long."""
+    generator = torch.Generator().manual_seed(seed)
+    usable = torch.arange(4, min(len(tokenizer), 600) - 2)
+
+    def text(length: int) -> str:
+        ids = usable[torch.randint(len(usable), (length,), generator=generator)].tolist()
+        return tokenizer.decode(ids, skip_special_tokens=True)
+
+    if long:
+        lengths = [3000] * documents
+    else:
+        draws = torch.empty(documents).log_normal_(math.log(150), 0.55, generator=generator)
+        lengths = [int(min(500, max(30, value))) for value in draws.tolist()]
+    return text(12), [text(n) for n in lengths]
+
+
+def workload_flops(shape: Shape, lengths: list[int]) -> float:
+    """Forward FLOPs of the encoder for sequences of these lengths (linear layers and attention)."""
+    ffn = (3 if shape.architecture is Architecture.JINA_BERT else 2) * shape.hidden * shape.intermediate
+    per_token = 2 * shape.layers * (4 * shape.hidden * shape.hidden + ffn)
+    return sum(per_token * n + 4 * shape.layers * n * n * shape.hidden for n in lengths)
+
+
+def peak_matmul_rate(device: torch.device, dtype: torch.dtype, size: int = 2048) -> float:
+    """Measured FLOP/s of a ``size``-cubed matmul: the machine's practical peak for ``dtype``."""
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+    return 2 * size**3 / _best_time(lambda: a @ b, device, repeats=5 if device.type == "cpu" else 20)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _best_time(fn: Callable[[], Any], device: torch.device, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@dataclass
+class Row:
+    model: str
+    workload: str
+    engine: str
+    dtype: str
+    ms_per_query: float
+    pairs_per_s: float
+    speedup: float = 1.0
+    floor_ratio: float | None = None
+    achieved_tflops: float | None = None
+    max_abs_delta: float | None = None
+    top3_agreement: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def run(
+    model: str,
+    *,
+    device: str | None = None,
+    documents: int = 100,
+    repeats: int = 3,
+    queries: int = 5,
+    long: bool = False,
+    extra_dtypes: tuple[str, ...] = (),
+) -> list[Row]:
+    """Benchmark one model shape on one workload; the first row is the baseline."""
+    shape = SHAPES[model]
+    torch_device = hardware.resolve_device(device)
+    workload = "long" if long else f"{documents} docs"
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_checkpoint(shape, Path(tmp) / model)
+        started = time.perf_counter()
+        ours = Reranker(folder, device=torch_device)
+        load_seconds = time.perf_counter() - started
+        fp32 = Reranker(folder, device=torch_device, dtype="float32")
+        tokenizer = ours.cross_encoder.tokenizer
+        query, docs = make_workload(tokenizer, documents if not long else max(2, documents // 10), long=long)
+        lengths = [len(tokenizer(query, d, truncation=True, max_length=1024)["input_ids"]) for d in docs]
+        flops = workload_flops(shape, lengths)
+
+        baseline = _baseline(shape, folder, torch_device)
+        pairs = [[query, d] for d in docs]
+        base_time = _best_time(lambda: baseline.predict(pairs), torch_device, repeats)
+        rows.append(Row(model, workload, "CrossEncoder.predict", "float32", base_time * 1000, len(docs) / base_time,
+                        achieved_tflops=flops / base_time / 1e12))
+        del baseline
+
+        engines = [("Reranker (defaults)", ours)] + [
+            (f"Reranker ({name})", Reranker(folder, device=torch_device, dtype=name)) for name in extra_dtypes
+        ]
+        for label, reranker in engines:
+            elapsed = _best_time(lambda r=reranker: r.rerank(query, docs), torch_device, repeats)
+            peak = peak_matmul_rate(torch_device, reranker.dtype)
+            delta, agreement = _accuracy(reranker, fp32, tokenizer, documents, queries, long)
+            rows.append(Row(
+                model, workload, label, str(reranker.dtype).removeprefix("torch."), elapsed * 1000,
+                len(docs) / elapsed, speedup=base_time / elapsed, floor_ratio=elapsed / (flops / peak),
+                achieved_tflops=flops / elapsed / 1e12, max_abs_delta=delta, top3_agreement=agreement,
+                extra={"load_seconds": round(load_seconds, 2), "peak_matmul_tflops": round(peak / 1e12, 3),
+                       "workload_tflop": round(flops / 1e12, 4)},
+            ))
+    rows[0].extra["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if torch_device.type == "cuda":
+        rows[0].extra["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    return rows
+
+
+def _baseline(shape: Shape, folder: Path, device: torch.device) -> CrossEncoder:
+    """What a peer adapter gives you: CrossEncoder defaults (fp32, batch 32) on the same architecture."""
+    if shape.architecture is Architecture.JINA_V2:
+        return CrossEncoder(str(folder / "native"), device=str(device), local_files_only=True)
+    return Reranker(folder, device=device, dtype="float32").cross_encoder
+
+
+def _accuracy(
+    reranker: Reranker, fp32: Reranker, tokenizer: Any, documents: int, queries: int, long: bool
+) -> tuple[float, float]:
+    """Max |score - fp32 score| and how often the top 3 agree, over ``queries`` random queries."""
+    if reranker.dtype == torch.float32:
+        return 0.0, 1.0
+    worst, agree = 0.0, 0
+    for seed in range(1, queries + 1):
+        query, docs = make_workload(tokenizer, min(documents, 50), seed=seed, long=long)
+        fast = reranker.score_documents(query, docs).scores
+        exact = fp32.score_documents(query, docs).scores
+        worst = max(worst, max(abs(a - b) for a, b in zip(fast, exact)))
+        top = lambda scores: sorted(range(len(scores)), key=lambda i: -scores[i])[:3]  # noqa: E731
+        agree += top(fast) == top(exact)
+    return worst, agree / queries
+
+
+def to_markdown(rows: list[Row]) -> str:
+    lines = [
+        "| model | workload | engine | dtype | ms/query | pairs/s | speed-up | x FLOP floor | TFLOP/s | max abs Δ | top-3 agree |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
+    for r in rows:
+        lines.append(
+            f"| {r.model} | {r.workload} | {r.engine} | {r.dtype} | {r.ms_per_query:.1f} | {r.pairs_per_s:.1f} | "
+            f"{r.speedup:.2f} | {fmt(r.floor_ratio, '.2f')} | {fmt(r.achieved_tflops, '.3f')} | "
+            f"{fmt(r.max_abs_delta, '.4f')} | {fmt(r.top3_agreement, '.2f')} |"
+        )
+    return "\n".join(lines)
+
+
+def rows_to_json(rows: list[Row]) -> str:
+    return json.dumps([asdict(r) for r in rows], indent=2)

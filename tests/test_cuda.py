@@ -1,0 +1,39 @@
+"""The GPU path: half precision by default, SDPA or flash attention, parity with fp32 (skipped without CUDA)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import V1_TINY, V2_TINY, load_expected
+from jina_local_rerank import Reranker, hardware
+
+pytestmark = pytest.mark.cuda
+
+
+@pytest.mark.parametrize("folder", [V2_TINY, V1_TINY], ids=["v2", "v1"])
+def test_cuda_defaults_to_half_precision_and_matches_fp32(folder):
+    reranker = Reranker(folder, device="cuda")
+    assert reranker.dtype in (torch.bfloat16, torch.float16)
+    assert reranker.attn_implementation == hardware.attention_implementation(torch.device("cuda"), reranker.dtype)
+    exact = Reranker(folder, device="cuda", dtype="float32")
+    for case in load_expected(folder)["cases"]:
+        if case["kind"] == "compute_score" and isinstance(case["expected"]["scores"], list):
+            pairs = case["inputs"]["pairs"]
+            expected = case["expected"]["scores"]
+            assert exact.compute_score(pairs, max_length=case["params"]["max_length"]) == pytest.approx(expected, abs=2e-5)
+            assert reranker.compute_score(pairs, max_length=case["params"]["max_length"]) == pytest.approx(expected, abs=2e-2)
+
+
+def test_cuda_long_jina_bert_input_matches_cpu():
+    from jina_local_rerank.architectures.jina_bert import JinaBertConfig, JinaBertForSequenceClassification
+
+    torch.manual_seed(0)
+    model = JinaBertForSequenceClassification(JinaBertConfig(num_hidden_layers=2)).eval()
+    ids = torch.randint(5, 61000, (2, 3000))
+    mask = torch.ones_like(ids)
+    mask[1, 2000:] = 0
+    with torch.inference_mode():
+        cpu = model(ids, attention_mask=mask).logits
+        gpu = model.cuda()(ids.cuda(), attention_mask=mask.cuda()).logits.cpu()
+    assert gpu.reshape(-1).tolist() == pytest.approx(cpu.reshape(-1).tolist(), abs=1e-3)
