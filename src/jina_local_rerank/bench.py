@@ -70,7 +70,7 @@ def write_checkpoint(shape: Shape, folder: Path, seed: int = 0) -> Path:
         from jina_local_rerank.architectures import xlm_roberta_v2
 
         model = xlm_roberta_v2.MODEL_CLASS(xlm_roberta_v2.native_config(config))
-        _spread_logits(model.classifier.out_proj)
+        _calibrate_head(model, model.classifier.out_proj, "v2")
         official = xlm_roberta_v2.to_official_state_dict(model.state_dict())
         model.save_pretrained(folder / "native")
         for item in _assets("v2").iterdir():
@@ -80,17 +80,44 @@ def write_checkpoint(shape: Shape, folder: Path, seed: int = 0) -> Path:
         from jina_local_rerank.architectures import jina_bert
 
         model = jina_bert.JinaBertForSequenceClassification(jina_bert.native_config(config))
-        _spread_logits(model.classifier)
+        _calibrate_head(model, model.classifier, "v1")
         official = dict(model.state_dict())
         official.pop("bert.alibi_slopes", None)
     save_file({k: v.contiguous() for k, v in official.items()}, str(folder / "model.safetensors"))
     return folder
 
 
-def _spread_logits(head: torch.nn.Linear) -> None:
-    """Random heads give near-constant logits; widen them so score errors and rank changes show."""
+def _lively_init(model: torch.nn.Module) -> None:
+    """BERT's std-0.02 init makes every input look alike after a few layers; use the reference
+    fixtures' init instead (unit embeddings, fan-in scaled linears), so inputs stay distinguishable."""
     with torch.no_grad():
-        head.weight.mul_(40.0)
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.normal_(0.0, 1.6 / math.sqrt(module.in_features))
+                if module.bias is not None:
+                    module.bias.normal_(0.0, 0.1)
+            elif isinstance(module, torch.nn.Embedding):
+                module.weight.normal_(0.0, 1.0)
+            elif isinstance(module, torch.nn.LayerNorm):
+                module.weight.normal_(1.0, 0.2)
+                module.bias.normal_(0.0, 0.2)
+
+
+def _calibrate_head(model: torch.nn.Module, head: torch.nn.Linear, assets: str) -> None:
+    """Random weights give near-constant logits, so every rank would be a tie; rescale the head so
+    logits over workload-like pairs have mean 0 and std 2, like a trained reranker's."""
+    from transformers import AutoTokenizer
+
+    _lively_init(model)
+    tokenizer = AutoTokenizer.from_pretrained(str(_assets(assets)), trust_remote_code=False)
+    query, documents = make_workload(tokenizer, 48, seed=99)
+    batch = tokenizer([query] * len(documents), documents, padding=True, truncation=True, return_tensors="pt")
+    model.eval()
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.reshape(-1)
+        scale = 2.0 / max(float(logits.std()), 1e-6)
+        head.weight.mul_(scale)
+        head.bias.copy_((head.bias - logits.mean()) * scale)
 
 
 def make_workload(tokenizer: Any, documents: int, seed: int = 0, long: bool = False) -> tuple[str, list[str]]:
