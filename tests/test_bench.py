@@ -1,0 +1,24 @@
+"""The benchmark keeps working (smoke mode: tiny models, seconds); its numbers live in docs/performance.md."""
+
+from __future__ import annotations
+
+import json
+
+from jina_local_rerank import bench
+from jina_local_rerank.cli import main
+
+
+def test_smoke_benchmark_runs_and_reports_every_column(tmp_path, capsys):
+    output = tmp_path / "rows.json"
+    assert main(["bench", "--smoke", "--output", str(output)]) == 0
+    rows = json.loads(output.read_text())
+    assert [r["engine"] for r in rows] == ["CrossEncoder.predict", "Reranker (defaults)"] * 2
+    ours = [r for r in rows if r["engine"] != "CrossEncoder.predict"]
+    assert all(r["pairs_per_s"] > 0 and r["floor_ratio"] > 0 and r["top3_agreement"] is not None for r in ours)
+    assert "| smoke-v2 | 8 docs |" in capsys.readouterr().out
+
+
+def test_flop_count_matches_the_formula():
+    shape = bench.SHAPES["v2-base"]
+    per_token = 2 * 12 * (4 * 768 * 768 + 2 * 768 * 3072)
+    assert bench.workload_flops(shape, [100]) == per_token * 100 + 4 * 12 * 100 * 100 * 768
