@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker
+from jina_local_rerank.hardware import setting_text
 
 
 class ModelSettings(BaseModel):
@@ -24,9 +24,7 @@ class ModelSettings(BaseModel):
     @field_validator("dtype", "device", mode="before")
     @classmethod
     def _as_text(cls, value: Any) -> Any:
-        if isinstance(value, (torch.dtype, torch.device)):
-            return str(value).removeprefix("torch.")
-        return value
+        return setting_text(value)
 
     def model_post_init(self, context: Any) -> None:
         if self.reranker is None:

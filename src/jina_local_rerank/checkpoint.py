@@ -73,29 +73,23 @@ def resolve_checkpoint(
             "(with config.json, tokenizer files and model weights) or a Hugging Face hub id."
         )
     offline = is_offline(local_files_only)
-    try:
-        folder = Path(
+
+    def download(patterns: list[str]) -> Path:
+        return Path(
             huggingface_hub.snapshot_download(
                 repo_id=name,
                 revision=revision,
                 cache_dir=cache_dir,
                 local_files_only=offline,
                 token=token,
-                allow_patterns=_CHECKPOINT_PATTERNS,
+                allow_patterns=patterns,
             )
         )
+
+    try:
+        folder = download(_CHECKPOINT_PATTERNS)
         if not any((folder / weight).exists() for weight in _WEIGHT_FILES):
-            # Older repos ship only a pickled state dict.
-            folder = Path(
-                huggingface_hub.snapshot_download(
-                    repo_id=name,
-                    revision=revision,
-                    cache_dir=cache_dir,
-                    local_files_only=offline,
-                    token=token,
-                    allow_patterns=["pytorch_model.bin"],
-                )
-            )
+            folder = download(["pytorch_model.bin"])  # older repos ship only a pickled state dict
     except (hub_errors.RepositoryNotFoundError, hub_errors.GatedRepoError) as exc:
         raise ModelNotAvailableError(
             f"Model {name!r} was not found on the Hugging Face hub or needs access rights "

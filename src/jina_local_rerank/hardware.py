@@ -81,6 +81,13 @@ def cpu_capabilities() -> CpuCapabilities:
     )
 
 
+def setting_text(value: object) -> object:
+    """``torch.float16`` -> ``"float16"``, ``torch.device("cpu")`` -> ``"cpu"``: serialisable settings."""
+    if isinstance(value, (torch.dtype, torch.device)):
+        return str(value).removeprefix("torch.")
+    return value
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None`` picks the best available device: cuda, then mps, then cpu."""
     if device is not None:

@@ -54,6 +54,14 @@ class DocumentScores:
         return sum(len(window.input_ids) for window in self.windows)
 
 
+def _check_window_sizes(max_length: int, max_query_length: int) -> None:
+    if max_length < 2 * max_query_length:
+        raise ValueError(
+            f"max_length ({max_length}) must be at least 2 * max_query_length "
+            f"(2 * {max_query_length} = {2 * max_query_length})."
+        )
+
+
 class Reranker:
     """Local Jina reranker: ``compute_score`` and ``rerank`` with Jina's exact semantics.
 
@@ -305,11 +313,8 @@ class Reranker:
             validation.check_positive_int("max_query_length", max_query_length)
         if max_length is not None:
             validation.check_positive_int("max_length", max_length)
-        if max_length is not None and max_query_length is not None and max_length < 2 * max_query_length:
-            raise ValueError(
-                f"max_length ({max_length}) must be at least 2 * max_query_length "
-                f"(2 * {max_query_length} = {2 * max_query_length})."
-            )
+        if max_length is not None and max_query_length is not None:
+            _check_window_sizes(max_length, max_query_length)
         if not any(documents for _, documents in checked):
             return [DocumentScores([], []) for _ in checked]
         tokenizer, scorer = self._parts()
@@ -366,11 +371,7 @@ class Reranker:
         if max_query_length is None:
             default = self.spec.rerank_max_query_length if self.spec else _DEFAULT_MAX_QUERY_LENGTH
             max_query_length = min(default, max_length // 2)
-        if max_length < 2 * max_query_length:
-            raise ValueError(
-                f"max_length ({max_length}) must be at least 2 * max_query_length "
-                f"(2 * {max_query_length} = {2 * max_query_length})."
-            )
+        _check_window_sizes(max_length, max_query_length)
         self._check_max_length(max_length, 1)
         return max_length, max_query_length
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import torch
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_validator
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
@@ -18,6 +17,7 @@ from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
 from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker
+from jina_local_rerank.hardware import setting_text
 
 dispatcher = get_dispatcher(__name__)
 
@@ -60,9 +60,7 @@ class JinaLocalRerank(BaseNodePostprocessor):
     @field_validator("dtype", "device", mode="before")
     @classmethod
     def _as_text(cls, value: Any) -> Any:
-        if isinstance(value, (torch.dtype, torch.device)):
-            return str(value).removeprefix("torch.")
-        return value
+        return setting_text(value)
 
     @classmethod
     def class_name(cls) -> str:
