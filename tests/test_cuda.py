@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import V1_TINY, V2_TINY, load_expected
-from jina_local_rerank import Reranker, hardware
+from jina_local_rerank import Reranker, varlen
 
 pytestmark = pytest.mark.cuda
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.cuda
 def test_cuda_defaults_to_half_precision_and_matches_fp32(folder):
     reranker = Reranker(folder, device="cuda")
     assert reranker.dtype in (torch.bfloat16, torch.float16)
-    assert reranker.attn_implementation == hardware.attention_implementation(torch.device("cuda"), reranker.dtype)
+    assert reranker.packed == varlen.fast_kernel_available(torch.device("cuda"), reranker.dtype, folder == V1_TINY)
     exact = Reranker(folder, device="cuda", dtype="float32")
     for case in load_expected(folder)["cases"]:
         if case["kind"] == "compute_score" and isinstance(case["expected"]["scores"], list):
@@ -28,6 +28,18 @@ def test_cuda_defaults_to_half_precision_and_matches_fp32(folder):
             print(f"{folder.name} {case['id']}: fp32 {exact_error:.2e}, {reranker.dtype} {half_error:.2e}")
             assert exact_error < 1e-4
             assert half_error < 0.05
+
+
+@pytest.mark.parametrize("folder", [V2_TINY, V1_TINY], ids=["v2", "v1"])
+def test_cuda_packed_batches_match_fp32(folder):
+    packed = Reranker(folder, device="cuda", packed=True)
+    padded = Reranker(folder, device="cuda", packed=False)
+    exact = Reranker(folder, device="cuda", dtype="float32", packed=False)
+    documents = [" ".join(["word"] * n) + f" {n}" for n in (3, 40, 7, 300, 1, 90)]
+    scores = [r.score_documents("which word?", documents, max_length=128).scores for r in (packed, padded, exact)]
+    # Half precision either way: packed is as close to fp32 as padded is.
+    assert scores[0] == pytest.approx(scores[2], abs=1e-2)
+    assert scores[1] == pytest.approx(scores[2], abs=1e-2)
 
 
 def test_cuda_long_jina_bert_input_matches_cpu():

@@ -51,11 +51,14 @@ def test_v1_loads_as_native_jina_bert(rerankers):
 def test_v2_loads_as_native_xlm_roberta_without_remote_code(v2_reranker):
     from transformers import XLMRobertaForSequenceClassification
 
+    from jina_local_rerank.architectures import xlm_roberta_v2
     from jina_local_rerank.checkpoint import Architecture
 
     assert v2_reranker.architecture is Architecture.JINA_V2
     assert type(v2_reranker.cross_encoder.model) is XLMRobertaForSequenceClassification
-    assert v2_reranker.cross_encoder.model.config._attn_implementation == "sdpa"
+    # transformers runs the layers; attention is ours only so that packed batches need no padding.
+    assert v2_reranker.attn_implementation == xlm_roberta_v2.ATTENTION_IMPLEMENTATION
+    assert not v2_reranker.packed  # on the CPU padding costs no more than packing
     assert v2_reranker.max_length == 1024
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def plan_batches(lengths: Sequence[int], batch_size: int | None, token_budget: int) -> list[list[int]]:
+def plan_batches(
+    lengths: Sequence[int], batch_size: int | None, token_budget: int, packed: bool = False
+) -> list[list[int]]:
     """Indices of ``lengths`` grouped into batches, longest first.
 
     With ``batch_size`` every batch has that many sequences (the last may be smaller). Without it a
-    batch grows while ``rows x longest row`` stays within ``token_budget`` (at least one row each).
+    batch grows while its tokens stay within ``token_budget`` (at least one row each): padded
+    tokens, ``rows x longest row``, or with ``packed`` just the real ones.
     Sorting is stable, so the same input always gives the same batches (and the same scores).
     """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
@@ -17,12 +20,15 @@ def plan_batches(lengths: Sequence[int], batch_size: int | None, token_budget: i
         return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     batches: list[list[int]] = []
     current: list[int] = []
+    used = 0
     for index in order:
         longest = lengths[current[0]] if current else lengths[index]
-        if current and (len(current) + 1) * max(longest, 1) > token_budget:
+        cost = used + lengths[index] if packed else (len(current) + 1) * max(longest, 1)
+        if current and cost > token_budget:
             batches.append(current)
-            current = []
+            current, used = [], 0
         current.append(index)
+        used += lengths[index]
     if current:
         batches.append(current)
     return batches

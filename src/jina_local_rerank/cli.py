@@ -91,16 +91,24 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from jina_local_rerank import bench
+    from transformers.utils import logging as transformers_logging
 
+    from jina_local_rerank import bench, hardware
+
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
     models = ["smoke-v2", "smoke-v1"] if args.smoke else args.models
     documents, repeats, queries = (8, 1, 2) if args.smoke else (args.documents, args.repeats, args.queries)
+    baselines = args.baseline_dtype or (
+        ["float32", "bfloat16"] if hardware.resolve_device(args.device).type == "cuda" else ["float32"]
+    )
     rows = []
     for model in models:
         for long in (False, True) if args.long else (False,):
-            rows += bench.run(model, device=args.device, documents=documents, repeats=repeats, queries=queries,
-                              long=long, extra_dtypes=tuple(args.extra_dtype))
-            print(bench.to_markdown(rows[-(1 + 1 + len(args.extra_dtype)):]), flush=True)
+            new_rows = bench.run(model, device=args.device, documents=documents, repeats=repeats, queries=queries,
+                                 long=long, extra_dtypes=tuple(args.extra_dtype), baseline_dtypes=tuple(baselines))
+            rows += new_rows
+            print(bench.to_markdown(new_rows), flush=True)
     print("\n" + bench.to_markdown(rows))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
@@ -137,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--queries", type=int, default=5, help="random queries for the accuracy columns")
     bench.add_argument("--long", action="store_true", help="also a long-document workload that needs windows")
     bench.add_argument("--extra-dtype", action="append", default=[], help="also time Reranker with this dtype")
+    bench.add_argument("--baseline-dtype", action="append", default=[],
+                       help="dtypes of the CrossEncoder.predict baseline (default: float32, plus bfloat16 on CUDA)")
     bench.add_argument("--smoke", action="store_true", help="tiny models and workload (for CI)")
     bench.add_argument("--output", default=None, help="write the rows as JSON here")
     bench.set_defaults(handler=_bench)

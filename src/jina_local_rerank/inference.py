@@ -1,4 +1,4 @@
-"""Score tokenized pairs with a CrossEncoder: padded, length-sorted batches, one forward at a time.
+"""Score tokenized pairs with a CrossEncoder: length-sorted batches, padded or packed, one forward at a time.
 
 This is the only place that runs the model, so batching, thread safety, progress reporting and
 CUDA out-of-memory recovery are decided once for ``compute_score``, ``rerank`` and every adapter.
@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from sentence_transformers import CrossEncoder
 from tqdm.auto import tqdm
 
 from jina_local_rerank.batching import plan_batches
+from jina_local_rerank.packing import packed_features
 from jina_local_rerank.tokenization import EncodedPair
 
 logger = logging.getLogger(__name__)
@@ -31,10 +33,14 @@ def logits_to_scores(logits: torch.Tensor) -> torch.Tensor:
 class PairScorer:
     """Runs the CrossEncoder's modules on pre-tokenized pairs and returns sigmoid scores."""
 
-    def __init__(self, cross_encoder: CrossEncoder, pad_token_id: int, token_budget: int) -> None:
+    def __init__(
+        self, cross_encoder: CrossEncoder, pad_token_id: int, token_budget: int, packed: bool = False
+    ) -> None:
         self.cross_encoder = cross_encoder
         self.pad_token_id = pad_token_id
         self.token_budget = token_budget
+        # Packed batches (native models only) hold no padding at all; see packing.py and varlen.py.
+        self.packed = packed
         self._forward_lock = threading.Lock()
 
     @property
@@ -50,7 +56,7 @@ class PairScorer:
         """One float per pair, in input order."""
         if not pairs:
             return []
-        batches = plan_batches([len(p) for p in pairs], batch_size, self.token_budget)
+        batches = plan_batches([len(p) for p in pairs], batch_size, self.token_budget, self.packed)
         scores: list[float] = [0.0] * len(pairs)
         progress = tqdm(total=len(pairs), desc="Scoring", unit="pair", disable=not show_progress_bar)
         try:
@@ -74,7 +80,9 @@ class PairScorer:
             logger.warning("Out of memory on a batch of %d pairs; retrying as two halves.", len(pairs))
             return self._score_batch(pairs[:half]) + self._score_batch(pairs[half:])
 
-    def _features(self, pairs: list[EncodedPair]) -> dict[str, torch.Tensor]:
+    def _features(self, pairs: list[EncodedPair]) -> dict[str, Any]:
+        if self.packed:
+            return packed_features(pairs, self.device)
         width = max(len(p) for p in pairs)
         input_ids = torch.full((len(pairs), width), self.pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros((len(pairs), width), dtype=torch.long)

@@ -55,6 +55,6 @@ def load_cross_encoder(
         architecture.value,
         device,
         dtype,
-        attn_implementation,
+        cross_encoder.model.config._attn_implementation,
     )
     return cross_encoder

@@ -3,8 +3,8 @@
 ``NativeTransformer`` is sentence-transformers' own ``Transformer`` module with two loading steps
 swapped: the config comes from our parser instead of ``AutoConfig`` (v2's has no ``model_type``)
 and the model is built from the renamed official weights instead of ``AutoModel`` (which would
-need Jina's remote code). Tokenizer handling, forward and the ``CrossEncoder`` around it stay
-sentence-transformers' own.
+need Jina's remote code). Tokenizer handling and the ``CrossEncoder`` around it stay
+sentence-transformers' own; forward adds one route, for packed batches (no padding).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from transformers import PretrainedConfig, PreTrainedModel
 
 from jina_local_rerank.architectures import xlm_roberta_v2
 from jina_local_rerank.architectures.weights import load_into, load_state_dict
+from jina_local_rerank import varlen
 from jina_local_rerank.checkpoint import Architecture, read_config
+from jina_local_rerank.packing import PACKED_KEY
 
 try:  # transformers >= 5: skip random init of weights that are overwritten right away
     from transformers.initialization import no_init_weights
@@ -35,6 +37,11 @@ class NativeLayout:
     build_config: Callable[[dict[str, Any]], PretrainedConfig]
     model_class: type[PreTrainedModel]
     convert_state_dict: Callable[[dict[str, torch.Tensor], PretrainedConfig], dict[str, torch.Tensor]]
+    packed_logits: Callable[[Any, dict[str, Any]], torch.Tensor]
+    # ALiBi needs a varlen kernel that takes slopes (flash_attn); plain attention does not.
+    uses_alibi: bool = False
+    # An attention implementation the layout always uses (it still honours padded batches).
+    attn_implementation: str | None = None
 
 
 def _jina_v2_layout() -> NativeLayout:
@@ -42,6 +49,8 @@ def _jina_v2_layout() -> NativeLayout:
         build_config=xlm_roberta_v2.native_config,
         model_class=xlm_roberta_v2.MODEL_CLASS,
         convert_state_dict=lambda state, config: xlm_roberta_v2.to_native_state_dict(state, config.hidden_size),
+        packed_logits=xlm_roberta_v2.packed_logits,
+        attn_implementation=xlm_roberta_v2.ATTENTION_IMPLEMENTATION,
     )
 
 
@@ -60,6 +69,7 @@ def build_native_model(
 ) -> PreTrainedModel:
     """Instantiate without random init, then load the converted official weights strictly."""
     config = layout.build_config(read_config(folder))
+    attn_implementation = layout.attn_implementation or attn_implementation
     with no_init_weights():
         model = layout.model_class._from_config(config, dtype=dtype, attn_implementation=attn_implementation)
     state = layout.convert_state_dict(load_state_dict(folder), config)
@@ -91,6 +101,17 @@ class NativeTransformer(Transformer):
         dtype = model_kwargs.get("dtype") or torch.float32
         attn = model_kwargs.get("attn_implementation") or "sdpa"
         return build_native_model(Path(model_name_or_path), self.layout, dtype, attn)
+
+    def packing_pays_off(self, device: torch.device, dtype: torch.dtype) -> bool:
+        """Whether packed batches run on a real variable-length kernel here (else padding is as fast)."""
+        return varlen.fast_kernel_available(device, dtype, alibi=self.layout.uses_alibi)
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Packed features (``packing.packed_features``) take the layout's packed path; the rest is ST's."""
+        if PACKED_KEY not in features:
+            return super().forward(features, **kwargs)
+        features[self.module_output_name] = self.layout.packed_logits(self.model, features)
+        return features
 
 
 def native_transformer_class(architecture: Architecture) -> type[NativeTransformer]:

@@ -83,6 +83,8 @@ class PairTokenizer:
                 tokenizer("a", add_special_tokens=False)["input_ids"]
             )
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        backend = getattr(tokenizer, "backend_tokenizer", None) if tokenizer.is_fast else None
+        self._backend = backend if hasattr(backend, "encode_batch_fast") else None
         # Documents are tokenized whole before windowing; the "longer than the maximum" warning
         # would be noise, so mark it as already shown.
         warned = getattr(tokenizer, "deprecation_warnings", None)
@@ -111,6 +113,13 @@ class PairTokenizer:
         if not texts:
             return []
         with self._lock:
+            if self._backend is not None:
+                # The Rust tokenizer directly, without offsets: the same ids, about 1.5x faster than
+                # the Python wrapper on a 100-document request. Its truncation/padding state is
+                # shared with the wrapper (which sets its own on every call), so clear it first.
+                self._backend.no_truncation()
+                self._backend.no_padding()
+                return [encoding.ids for encoding in self._backend.encode_batch_fast(texts, add_special_tokens=False)]
             encoded = self.tokenizer(texts, add_special_tokens=False, truncation=False, padding=False)
         return [list(ids) for ids in encoded["input_ids"]]
 

@@ -7,8 +7,8 @@ the checkpoint loads without renaming.
 
 ALiBi biases are built for the lengths in the batch, never for the full 8192-token table (the
 reference allocates 3.2 GB for it). Long sequences are attended in query blocks so the bias and
-the score matrix never exist at full size. On CUDA with ``flash_attn`` the padding is removed and
-the variable-length kernel applies the slopes itself.
+the score matrix never exist at full size. Packed input (``packed_logits``) skips padding altogether;
+on CUDA with ``flash_attn`` its variable-length kernel applies the slopes itself.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
+
+from jina_local_rerank.varlen import alibi_bias, varlen_attention
 
 # Attention is computed in blocks of this many query rows once a sequence is longer than it.
 _QUERY_BLOCK = 512
@@ -75,13 +77,6 @@ def alibi_slopes(num_heads: int) -> list[float]:
     return power_of_two(closest) + power_of_two(2 * closest)[0::2][: num_heads - closest]
 
 
-def alibi_bias(slopes: torch.Tensor, rows: torch.Tensor, length: int) -> torch.Tensor:
-    """``-slope * |i - j|`` for query positions ``rows`` against keys ``0..length-1``: [heads, rows, length]."""
-    keys = torch.arange(length, device=slopes.device)
-    distance = (rows[:, None] - keys[None, :]).abs().to(slopes.dtype)
-    return -slopes[:, None, None] * distance[None]
-
-
 class JinaBertEmbeddings(nn.Module):
     def __init__(self, config: JinaBertConfig) -> None:
         super().__init__()
@@ -129,22 +124,9 @@ class JinaBertSelfAttention(nn.Module):
     def forward_unpadded(
         self, hidden: torch.Tensor, cu_seqlens: torch.Tensor, max_seqlen: int, slopes: torch.Tensor
     ) -> torch.Tensor:
-        """flash_attn's variable-length kernel on [tokens, hidden] with ALiBi slopes: no padding at all."""
-        from flash_attn import flash_attn_varlen_func
-
+        """Variable-length attention on packed [tokens, hidden] with ALiBi slopes: no padding at all."""
         q, k, v = (self._heads(proj(hidden)) for proj in (self.query, self.key, self.value))
-        context = flash_attn_varlen_func(
-            q,
-            k,
-            v,
-            cu_seqlens,
-            cu_seqlens,
-            max_seqlen,
-            max_seqlen,
-            dropout_p=self.dropout_p if self.training else 0.0,
-            causal=False,
-            alibi_slopes=slopes.float(),
-        )
+        context = varlen_attention(q, k, v, cu_seqlens, max_seqlen, alibi_slopes=slopes)
         return context.reshape(hidden.shape[0], -1)
 
 
@@ -279,15 +261,27 @@ class JinaBertModel(JinaBertPreTrainedModel):
     ) -> torch.Tensor:
         lengths = attention_mask.sum(dim=1, dtype=torch.int32)
         cu_seqlens = nn.functional.pad(lengths.cumsum(0, dtype=torch.int32), (1, 0))
-        max_seqlen = int(lengths.max())
         tokens = hidden[attention_mask.bool()]  # [total_tokens, hidden]: padding dropped
+        return self._encode_packed(tokens, cu_seqlens, int(lengths.max()), slopes)
 
+    def _encode_packed(
+        self, tokens: torch.Tensor, cu_seqlens: torch.Tensor, max_seqlen: int, slopes: torch.Tensor
+    ) -> torch.Tensor:
         def attend(attention: JinaBertSelfAttention, states: torch.Tensor) -> torch.Tensor:
             return attention.forward_unpadded(states, cu_seqlens, max_seqlen, slopes)
 
         for layer in self.encoder.layer:
             tokens = layer(tokens, attend)
         return tokens[cu_seqlens[:-1].long()]
+
+    def forward_packed(
+        self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None, cu_seqlens: torch.Tensor, max_seqlen: int
+    ) -> torch.Tensor:
+        """Pooled first tokens of sequences packed end to end (``input_ids`` [tokens], see packing.py)."""
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        tokens = self.embeddings(input_ids, token_type_ids)
+        return self.pooler(self._encode_packed(tokens, cu_seqlens, max_seqlen, self.alibi_slopes.float()))
 
 
 class JinaBertForSequenceClassification(JinaBertPreTrainedModel):
@@ -312,6 +306,13 @@ class JinaBertForSequenceClassification(JinaBertPreTrainedModel):
     ) -> SequenceClassifierOutput:
         pooled = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
         return SequenceClassifierOutput(logits=self.classifier(self.dropout(pooled)))
+
+    def packed_logits(self, features: dict[str, Any]) -> torch.Tensor:
+        """Logits of packed features (``packing.packed_features``): [pairs, num_labels]."""
+        pooled = self.bert.forward_packed(
+            features["input_ids"], features.get("token_type_ids"), features["cu_seqlens"], features["max_seqlen"]
+        )
+        return self.classifier(self.dropout(pooled))
 
 
 def native_config(raw: dict[str, Any]) -> JinaBertConfig:
@@ -345,4 +346,6 @@ def layout() -> Any:
         build_config=native_config,
         model_class=JinaBertForSequenceClassification,
         convert_state_dict=lambda state, config: state,
+        packed_logits=lambda model, features: model.packed_logits(features),
+        uses_alibi=True,
     )

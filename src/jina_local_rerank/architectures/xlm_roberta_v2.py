@@ -11,7 +11,11 @@ import re
 from typing import Any
 
 import torch
-from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+from transformers import AttentionInterface, XLMRobertaConfig, XLMRobertaForSequenceClassification
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+from jina_local_rerank.varlen import varlen_attention
 
 _LAYER = re.compile(r"^roberta\.encoder\.layers\.(\d+)\.(.+)$")
 
@@ -72,6 +76,53 @@ def to_native_state_dict(state: dict[str, torch.Tensor], hidden_size: int) -> di
 
 
 MODEL_CLASS = XLMRobertaForSequenceClassification
+
+# Registered with transformers' attention interface: SDPA for padded batches, variable-length
+# attention when the forward carries packing kwargs. transformers runs every layer itself.
+ATTENTION_IMPLEMENTATION = "jina_local_rerank_varlen"
+
+
+def _attention(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    cu_seq_lens_q: torch.Tensor | None = None,
+    max_length_q: int | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    if cu_seq_lens_q is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+    # [1, heads, tokens, dim] -> [tokens, heads, dim] and back to transformers' [1, tokens, heads, dim].
+    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))
+    return varlen_attention(q, k, v, cu_seq_lens_q, int(max_length_q), scale=scaling)[None], None
+
+
+AttentionInterface.register(ATTENTION_IMPLEMENTATION, _attention)
+AttentionMaskInterface.register(ATTENTION_IMPLEMENTATION, sdpa_mask)
+
+
+def packed_logits(model: XLMRobertaForSequenceClassification, features: dict[str, Any]) -> torch.Tensor:
+    """Logits of packed features (``packing.packed_features``): [pairs, num_labels].
+
+    RoBERTa positions start after the padding index; the classifier reads each pair's first token.
+    """
+    cu_seqlens, max_seqlen = features["cu_seqlens"], features["max_seqlen"]
+    input_ids = features["input_ids"][None]
+    hidden = model.roberta(
+        input_ids=input_ids,
+        position_ids=(features["position_ids"] + model.config.pad_token_id + 1)[None],
+        token_type_ids=features.get("token_type_ids", torch.zeros_like(features["input_ids"]))[None],
+        cu_seq_lens_q=cu_seqlens,
+        cu_seq_lens_k=cu_seqlens,
+        max_length_q=max_seqlen,
+        max_length_k=max_seqlen,
+    ).last_hidden_state
+    first_tokens = hidden[0, cu_seqlens[:-1].long()]
+    return model.classifier(first_tokens[:, None, :])
 
 
 def to_official_state_dict(native: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,83 @@
+"""Packed batches (no padding, variable-length attention) give the scores padded batches give.
+
+On the CPU the packed path runs SDPA one sequence at a time; on CUDA the same code reaches a real
+varlen kernel (tests/test_cuda.py), so these tests pin down everything around the kernel: token
+packing, positions, token types, first-token gathering and ALiBi per sequence.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import V1_TINY, V2_TINY
+from jina_local_rerank import Reranker
+from jina_local_rerank.batching import plan_batches
+from jina_local_rerank.packing import packed_features
+from jina_local_rerank.tokenization import EncodedPair
+from jina_local_rerank.varlen import alibi_bias, varlen_attention
+
+DOCUMENTS = [" ".join(["organic skincare"] * n) + f" item {n}" for n in (1, 35, 4, 120, 0, 60, 9)]
+
+
+@pytest.mark.parametrize("folder", [V2_TINY, V1_TINY], ids=["v2", "v1"])
+def test_packed_scores_equal_padded_scores(folder):
+    padded = Reranker(folder, device="cpu", dtype="float32", packed=False)
+    packed = Reranker(folder, device="cpu", dtype="float32", packed=True, token_budget=300)
+    assert packed.packed and not padded.packed
+    query = "which skincare item?"
+    pairs = [[query, d] for d in DOCUMENTS]
+    assert packed.compute_score(pairs) == pytest.approx(padded.compute_score(pairs), abs=1e-5)
+    windowed_packed = packed.score_documents(query, DOCUMENTS, max_length=48, overlap=8)
+    windowed_padded = padded.score_documents(query, DOCUMENTS, max_length=48, overlap=8)
+    assert len(windowed_packed.windows) > len(DOCUMENTS)  # long documents were split
+    assert windowed_packed.scores == pytest.approx(windowed_padded.scores, abs=1e-5)
+
+
+def test_packed_features_lay_pairs_end_to_end():
+    pairs = [EncodedPair([5, 6, 7], [0, 0, 1]), EncodedPair([8], [0]), EncodedPair([9, 10], [0, 1])]
+    features = packed_features(pairs, torch.device("cpu"))
+    assert features["input_ids"].tolist() == [5, 6, 7, 8, 9, 10]
+    assert features["token_type_ids"].tolist() == [0, 0, 1, 0, 0, 1]
+    assert features["position_ids"].tolist() == [0, 1, 2, 0, 0, 1]
+    assert features["cu_seqlens"].tolist() == [0, 3, 4, 6]
+    assert features["cu_seqlens"].dtype == torch.int32
+    assert features["max_seqlen"] == 3
+
+
+def test_packed_token_budget_counts_real_tokens_only():
+    lengths = [500, 10, 10, 10, 480]
+    # Padded, 500 + 480 would cost 2 x 500 > 990; packed they fit together.
+    assert plan_batches(lengths, None, 990) == [[0], [4, 1], [2, 3]]
+    assert plan_batches(lengths, None, 990, packed=True) == [[0, 4, 1], [2, 3]]
+
+
+def test_per_sequence_attention_matches_masked_sdpa_with_alibi():
+    torch.manual_seed(0)
+    lengths = [5, 2, 7]
+    heads, dim = 4, 8
+    q, k, v = (torch.randn(sum(lengths), heads, dim) for _ in range(3))
+    slopes = torch.tensor([0.5, 0.25, 0.125, 0.0625])
+    cu = torch.tensor([0, 5, 7, 14], dtype=torch.int32)
+    packed = varlen_attention(q, k, v, cu, 7, alibi_slopes=slopes)
+    for start, end in zip(cu[:-1].tolist(), cu[1:].tolist()):
+        n = end - start
+        bias = alibi_bias(slopes, torch.arange(n), n)
+        expected = torch.nn.functional.scaled_dot_product_attention(
+            *(t[start:end].transpose(0, 1) for t in (q, k, v)), attn_mask=bias
+        ).transpose(0, 1)
+        torch.testing.assert_close(packed[start:end], expected)
+
+
+def test_packing_a_generic_checkpoint_is_refused(tmp_path):
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]) + "\n")
+    BertTokenizerFast(vocab_file=str(vocab), model_max_length=32).save_pretrained(tmp_path)
+    config = BertConfig(vocab_size=7, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=32, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="packed=True needs one of Jina's native architectures"):
+        Reranker(tmp_path, device="cpu", packed=True)
+    assert not Reranker(tmp_path, device="cpu").packed
