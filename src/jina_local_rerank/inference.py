@@ -57,18 +57,23 @@ class PairScorer:
         if not pairs:
             return []
         batches = plan_batches([len(p) for p in pairs], batch_size, self.token_budget, self.packed)
-        scores: list[float] = [0.0] * len(pairs)
+        launched: list[torch.Tensor] = []
         progress = tqdm(total=len(pairs), desc="Scoring", unit="pair", disable=not show_progress_bar)
         try:
             for batch in batches:
-                for index, value in zip(batch, self._score_batch([pairs[i] for i in batch])):
-                    scores[index] = value
+                launched.append(self._score_batch([pairs[i] for i in batch]))
                 progress.update(len(batch))
         finally:
             progress.close()
+        # One device-to-host copy at the end: on a GPU the batches are queued back to back, and the
+        # next batch is prepared while the previous one runs.
+        values = torch.cat(launched).cpu().tolist()
+        scores: list[float] = [0.0] * len(pairs)
+        for index, value in zip((i for batch in batches for i in batch), values):
+            scores[index] = value
         return scores
 
-    def _score_batch(self, pairs: list[EncodedPair]) -> list[float]:
+    def _score_batch(self, pairs: list[EncodedPair]) -> torch.Tensor:
         try:
             return self._forward(pairs)
         except torch.OutOfMemoryError:
@@ -78,7 +83,7 @@ class PairScorer:
                 torch.cuda.empty_cache()
             half = len(pairs) // 2
             logger.warning("Out of memory on a batch of %d pairs; retrying as two halves.", len(pairs))
-            return self._score_batch(pairs[:half]) + self._score_batch(pairs[half:])
+            return torch.cat([self._score_batch(pairs[:half]), self._score_batch(pairs[half:])])
 
     def _features(self, pairs: list[EncodedPair]) -> dict[str, Any]:
         if self.packed:
@@ -99,9 +104,10 @@ class PairScorer:
             features["token_type_ids"] = token_type_ids
         return {name: tensor.to(self.device, non_blocking=True) for name, tensor in features.items()}
 
-    def _forward(self, pairs: list[EncodedPair]) -> list[float]:
+    def _forward(self, pairs: list[EncodedPair]) -> torch.Tensor:
+        """Scores of one batch, left on the device (not waited for)."""
         features = self._features(pairs)
         with self._forward_lock, torch.inference_mode():
             # Through __call__ so that CrossEncoder.compile() and hooks apply.
             logits = self.cross_encoder(features)["scores"]
-            return logits_to_scores(logits).cpu().tolist()
+            return logits_to_scores(logits)
