@@ -54,3 +54,16 @@ def test_cuda_long_jina_bert_input_matches_cpu():
         cpu = model(ids, attention_mask=mask).logits
         gpu = model.cuda()(ids.cuda(), attention_mask=mask.cuda()).logits.cpu()
     assert gpu.reshape(-1).tolist() == pytest.approx(cpu.reshape(-1).tolist(), abs=1e-3)
+
+
+def test_cuda_graph_replays_match_eager_packed_batches():
+    graphed = Reranker(V2_TINY, device="cuda")
+    eager = Reranker(V2_TINY, device="cuda", cuda_graphs=False)
+    assert graphed.packed and graphed.cuda_graphs and not eager.cuda_graphs
+    for count in (3, 17, 40, 17):  # new shapes are captured, a repeated one is replayed
+        documents = [" ".join(["word"] * (n * 7 % 90 + 1)) + f" {n}" for n in range(count)]
+        a = graphed.score_documents("which word?", documents, max_length=128).scores
+        b = eager.score_documents("which word?", documents, max_length=128).scores
+        assert a == pytest.approx(b, abs=2e-3)
+    graphs = graphed.cross_encoder[0]._packed_graphs
+    assert graphs.enabled and 1 <= len(graphs._graphs) <= 3

@@ -13,7 +13,8 @@ import torch
 from conftest import V1_TINY, V2_TINY
 from jina_local_rerank import Reranker
 from jina_local_rerank.batching import plan_batches
-from jina_local_rerank.packing import packed_features
+from jina_local_rerank.graphs import graph_shape
+from jina_local_rerank.packing import bucket_tokens, pad_packed, packed_features
 from jina_local_rerank.tokenization import EncodedPair
 from jina_local_rerank.varlen import alibi_bias, varlen_attention
 
@@ -81,3 +82,41 @@ def test_packing_a_generic_checkpoint_is_refused(tmp_path):
     with pytest.raises(ValueError, match="packed=True needs one of Jina's native architectures"):
         Reranker(tmp_path, device="cpu", packed=True)
     assert not Reranker(tmp_path, device="cpu").packed
+
+
+@pytest.mark.parametrize("folder", [V2_TINY, V1_TINY], ids=["v2", "v1"])
+def test_batches_padded_to_a_graph_shape_keep_their_logits(folder):
+    """What a CUDA graph replays: dummy and empty sequences after the real ones change nothing."""
+    reranker = Reranker(folder, device="cpu", dtype="float32", packed=True)
+    tokenizer, _ = reranker._parts()
+    pairs = tokenizer.encode_pairs(["which skincare item?"] * len(DOCUMENTS), DOCUMENTS, 64)
+    features = packed_features(pairs, torch.device("cpu"))
+    shape = graph_shape(int(features["input_ids"].shape[0]), len(pairs), features["max_seqlen"])
+    assert shape.tokens >= features["input_ids"].shape[0] and shape.sequences >= len(pairs)
+    padded = pad_packed(features, shape.tokens, shape.sequences, shape.max_seqlen, tokenizer.pad_token_id)
+    assert padded["input_ids"].shape[0] == shape.tokens
+    assert padded["cu_seqlens"].shape[0] == shape.sequences + 1
+    assert padded["cu_seqlens"][-1] == shape.tokens
+    lengths = padded["cu_seqlens"].diff()
+    assert int(lengths.max()) <= shape.max_seqlen and int(lengths.min()) >= 0
+    module = reranker.cross_encoder[0]
+    with torch.inference_mode():
+        exact = module._packed_logits(features)
+        replayed = module._packed_logits(padded)[: len(pairs)]
+    torch.testing.assert_close(replayed, exact, atol=1e-5, rtol=1e-5)
+
+
+def test_graph_shapes_are_few_and_waste_little():
+    assert bucket_tokens(18277) == 18432  # 0.8% padding for a 100-document query
+    assert bucket_tokens(100) == 256
+    sizes = {bucket_tokens(n) for n in range(257, 32769)}
+    assert len(sizes) == 7 * 8  # eight sizes per doubling
+    assert all(bucket_tokens(n) < n * 1.126 for n in range(257, 32769, 37))
+    shape = graph_shape(18277, 100, 480)
+    assert (shape.tokens, shape.sequences, shape.max_seqlen) == (18432, 128, 512)
+
+
+def test_cuda_graphs_need_packed_cuda_batches():
+    with pytest.raises(ValueError, match="cuda_graphs=True needs packed batches on a CUDA device"):
+        Reranker(V2_TINY, device="cpu", packed=True, cuda_graphs=True)
+    assert not Reranker(V2_TINY, device="cpu", packed=True).cuda_graphs

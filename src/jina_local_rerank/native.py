@@ -22,6 +22,7 @@ from jina_local_rerank.architectures import xlm_roberta_v2
 from jina_local_rerank.architectures.weights import load_into, load_state_dict
 from jina_local_rerank import varlen
 from jina_local_rerank.checkpoint import Architecture, read_config
+from jina_local_rerank.graphs import PackedGraphs
 from jina_local_rerank.packing import PACKED_KEY
 
 try:  # transformers >= 5: skip random init of weights that are overwritten right away
@@ -81,6 +82,7 @@ class NativeTransformer(Transformer):
     """sentence-transformers ``Transformer`` that loads a Jina layout natively (see module doc)."""
 
     layout: ClassVar[NativeLayout]
+    _packed_graphs: PackedGraphs | None = None
 
     def _load_config(
         self, model_name_or_path: str, backend: str, config_kwargs: dict[str, Any]
@@ -106,11 +108,19 @@ class NativeTransformer(Transformer):
         """Whether packed batches run on a real variable-length kernel here (else padding is as fast)."""
         return varlen.fast_kernel_available(device, dtype, alibi=self.layout.uses_alibi)
 
+    def use_cuda_graphs(self, pad_token_id: int) -> None:
+        """Replay packed batches as CUDA graphs from now on (see graphs.py)."""
+        self._packed_graphs = PackedGraphs(self._packed_logits, pad_token_id)
+
+    def _packed_logits(self, features: dict[str, Any]) -> torch.Tensor:
+        return self.layout.packed_logits(self.model, features)
+
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         """Packed features (``packing.packed_features``) take the layout's packed path; the rest is ST's."""
         if PACKED_KEY not in features:
             return super().forward(features, **kwargs)
-        features[self.module_output_name] = self.layout.packed_logits(self.model, features)
+        run = self._packed_graphs or self._packed_logits
+        features[self.module_output_name] = run(features)
         return features
 
 

@@ -81,6 +81,9 @@ class Reranker:
             padding. ``None`` packs where a varlen kernel runs (CUDA, half precision, Jina's native
             models; JinaBERT needs ``flash_attn`` for its ALiBi slopes); ``True`` forces it (any
             device, native models only), ``False`` always pads.
+        cuda_graphs: replay packed batches as CUDA graphs (bucketed shapes, captured on first use),
+            which removes the cost of launching every kernel from Python. ``None``: on wherever
+            batches are packed on CUDA.
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class Reranker:
         show_progress_bar: bool = False,
         token_budget: int | None = None,
         packed: bool | None = None,
+        cuda_graphs: bool | None = None,
     ) -> None:
         self.model_name = str(model)
         self.device = hardware.resolve_device(device)
@@ -113,6 +117,7 @@ class Reranker:
             self.device.type, 4096
         )
         self.packed = packed
+        self.cuda_graphs = cuda_graphs
         self.spec: ModelSpec | None = lookup(self.model_name)
         self._load_lock = threading.Lock()
         self._cross_encoder: CrossEncoder | None = None
@@ -152,6 +157,7 @@ class Reranker:
             )
             self._tokenizer = PairTokenizer(cross_encoder.tokenizer)
             self.packed = self._decide_packing(cross_encoder)
+            self.cuda_graphs = self._decide_cuda_graphs(cross_encoder)
             self.attn_implementation = cross_encoder.model.config._attn_implementation
             self._cross_encoder = cross_encoder
             self._scorer = PairScorer(cross_encoder, self._tokenizer.pad_token_id, self.token_budget, self.packed)
@@ -169,6 +175,15 @@ class Reranker:
         if self.packed is not None:
             return self.packed
         return module.packing_pays_off(self.device, self.dtype)
+
+    def _decide_cuda_graphs(self, cross_encoder: CrossEncoder) -> bool:
+        possible = self.packed and self.device.type == "cuda"
+        if self.cuda_graphs and not possible:
+            raise ValueError("cuda_graphs=True needs packed batches on a CUDA device (see packed=).")
+        enabled = possible if self.cuda_graphs is None else self.cuda_graphs
+        if enabled:
+            cross_encoder[0].use_cuda_graphs(self._tokenizer.pad_token_id)
+        return enabled
 
     @property
     def is_loaded(self) -> bool:

@@ -89,6 +89,8 @@ def _attention_per_sequence(
     bounds = cu_seqlens.tolist()
     outputs = []
     for start, end in zip(bounds[:-1], bounds[1:]):
+        if end == start:
+            continue
         q, k, v = (t[start:end].transpose(0, 1) for t in (query, key, value))  # [heads, length, dim]
         mask = None
         if alibi_slopes is not None:

@@ -21,6 +21,7 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from jina_local_rerank.packing import first_token_index
 from jina_local_rerank.varlen import alibi_bias, varlen_attention
 
 # Attention is computed in blocks of this many query rows once a sequence is longer than it.
@@ -272,7 +273,7 @@ class JinaBertModel(JinaBertPreTrainedModel):
 
         for layer in self.encoder.layer:
             tokens = layer(tokens, attend)
-        return tokens[cu_seqlens[:-1].long()]
+        return tokens[first_token_index(cu_seqlens, tokens.shape[0])]
 
     def forward_packed(
         self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None, cu_seqlens: torch.Tensor, max_seqlen: int

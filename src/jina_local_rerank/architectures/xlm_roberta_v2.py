@@ -15,6 +15,7 @@ from transformers import AttentionInterface, XLMRobertaConfig, XLMRobertaForSequ
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
+from jina_local_rerank.packing import first_token_index
 from jina_local_rerank.varlen import varlen_attention
 
 _LAYER = re.compile(r"^roberta\.encoder\.layers\.(\d+)\.(.+)$")
@@ -121,7 +122,7 @@ def packed_logits(model: XLMRobertaForSequenceClassification, features: dict[str
         max_length_q=max_seqlen,
         max_length_k=max_seqlen,
     ).last_hidden_state
-    first_tokens = hidden[0, cu_seqlens[:-1].long()]
+    first_tokens = hidden[0, first_token_index(cu_seqlens, hidden.shape[1])]
     return model.classifier(first_tokens[:, None, :])
 
 
