@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import V1_TINY, V2_TINY, load_expected
-from jina_local_rerank import Reranker, varlen
+from jina_local_rerank import Reranker, hardware, varlen
 
 pytestmark = pytest.mark.cuda
 
@@ -67,3 +67,9 @@ def test_cuda_graph_replays_match_eager_packed_batches():
         assert a == pytest.approx(b, abs=2e-3)
     graphs = graphed.cross_encoder[0]._packed_graphs
     assert graphs.enabled and 1 <= len(graphs._graphs) <= 3
+
+
+def test_cuda_token_budget_follows_memory():
+    budget = hardware.default_token_budget(torch.device("cuda"))
+    assert 4096 <= budget <= 32768 and budget % 1024 == 0
+    assert Reranker(V2_TINY, device="cuda", lazy=True).token_budget == budget

@@ -91,7 +91,9 @@ class PackedGraphs:
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph, pool=self._pool):
                 logits = self.forward(inputs)
-        except Exception as error:  # noqa: BLE001 - any capture failure means: run eagerly from now on
+        except torch.OutOfMemoryError:
+            raise  # the scorer splits the batch and retries; smaller shapes get their own graphs
+        except Exception as error:  # noqa: BLE001 - any other capture failure: run eagerly from now on
             logger.warning("CUDA graph capture failed (%s); running packed batches eagerly.", error)
             self.enabled = False
             return None

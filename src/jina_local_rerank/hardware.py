@@ -144,3 +144,13 @@ def attention_implementation(device: torch.device, dtype: torch.dtype) -> str:
     if device.type == "cuda" and dtype in (torch.float16, torch.bfloat16) and flash_attn_available():
         return "flash_attention_2"
     return "sdpa"
+
+
+def default_token_budget(device: torch.device) -> int:
+    """Tokens per batch: 2048 on CPUs (measured: 512-2048 are equally fast, 4096+ slower), 8192 on MPS,
+    and on CUDA 32768 from 16 GiB of memory up, proportionally less on smaller cards (a batch that
+    still runs out of memory is split and retried)."""
+    if device.type == "cuda":
+        total = torch.cuda.get_device_properties(device).total_memory
+        return int(min(32768, max(4096, 32768 * total / 16 / 2**30)) // 1024 * 1024)
+    return {"cpu": 2048, "mps": 8192}.get(device.type, 4096)

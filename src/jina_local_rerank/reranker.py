@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 
 _DEFAULT_RERANK_MAX_LENGTH = 1024
 _DEFAULT_MAX_QUERY_LENGTH = 512
-_TOKEN_BUDGET = {"cpu": 2048, "mps": 8192, "cuda": 32768}
 
 
 @dataclass(frozen=True)
@@ -113,8 +112,8 @@ class Reranker:
         self._token = token
         self.trust_remote_code = trust_remote_code
         self.show_progress_bar = show_progress_bar
-        self.token_budget = validation.check_positive_int("token_budget", token_budget) or _TOKEN_BUDGET.get(
-            self.device.type, 4096
+        self.token_budget = validation.check_positive_int("token_budget", token_budget) or hardware.default_token_budget(
+            self.device
         )
         self.packed = packed
         self.cuda_graphs = cuda_graphs
