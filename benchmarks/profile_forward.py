@@ -10,7 +10,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 from torch.profiler import ProfilerActivity, profile
 
 from jina_local_rerank import Reranker, bench
@@ -31,9 +30,9 @@ def main() -> None:
         query, docs = bench.make_workload(reranker.cross_encoder.tokenizer, args.documents)
         tokenizer, scorer = reranker._parts()
         limits = reranker._window_limits(None, None)
-        tokenize = lambda: [p for _, p in reranker._windows(tokenizer, query, docs, *limits, 80)]  # noqa: E731
+        tokenize = lambda: [p for _, p in reranker._windows(tokenizer, query, docs, *limits, 80)]
         pairs = tokenize()
-        forward = lambda: scorer.score(pairs)  # noqa: E731
+        forward = lambda: scorer.score(pairs)
         for name, fn in (("tokenize", tokenize), ("forward", forward), ("rerank", lambda: reranker.rerank(query, docs))):
             fn()
             started = time.perf_counter()

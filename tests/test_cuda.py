@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import V1_TINY, V2_TINY, load_expected
+
 from jina_local_rerank import Reranker, hardware, varlen
 
 pytestmark = pytest.mark.cuda

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import V1_TINY, V2_TINY
+
 from jina_local_rerank import Reranker
 from jina_local_rerank.batching import plan_batches
 from jina_local_rerank.graphs import graph_shape
-from jina_local_rerank.packing import bucket_tokens, pad_packed, packed_features
+from jina_local_rerank.packing import bucket_tokens, packed_features, pad_packed
 from jina_local_rerank.tokenization import EncodedPair
 from jina_local_rerank.varlen import alibi_bias, varlen_attention
 

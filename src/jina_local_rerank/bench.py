@@ -286,8 +286,10 @@ def _accuracy(
 
 def to_markdown(rows: list[Row]) -> str:
     lines = [
-        "| model | workload | engine | dtype | ms/query | pairs/s | speed-up | x FLOP floor | TFLOP/s "
-        "| model-only TFLOP/s | max abs Δ | top-3 agree |",
+        (
+            "| model | workload | engine | dtype | ms/query | pairs/s | speed-up | x FLOP floor | TFLOP/s "
+            "| model-only TFLOP/s | max abs Δ | top-3 agree |"
+        ),
         "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731

@@ -18,9 +18,9 @@ import torch
 from sentence_transformers.base.modules import Transformer
 from transformers import PretrainedConfig, PreTrainedModel
 
+from jina_local_rerank import varlen
 from jina_local_rerank.architectures import xlm_roberta_v2
 from jina_local_rerank.architectures.weights import load_into, load_state_dict
-from jina_local_rerank import varlen
 from jina_local_rerank.checkpoint import Architecture, read_config
 from jina_local_rerank.graphs import PackedGraphs
 from jina_local_rerank.packing import PACKED_KEY

@@ -176,12 +176,16 @@ class Reranker:
         return module.packing_pays_off(self.device, self.dtype)
 
     def _decide_cuda_graphs(self, cross_encoder: CrossEncoder) -> bool:
-        possible = self.packed and self.device.type == "cuda"
+        module = cross_encoder[0]
+        possible = self.packed and self.device.type == "cuda" and module.packing_pays_off(self.device, self.dtype)
         if self.cuda_graphs and not possible:
-            raise ValueError("cuda_graphs=True needs packed batches on a CUDA device (see packed=).")
+            raise ValueError(
+                "cuda_graphs=True needs packed batches on a CUDA device with a variable-length kernel "
+                "(half precision; see packed=)."
+            )
         enabled = possible if self.cuda_graphs is None else self.cuda_graphs
         if enabled:
-            cross_encoder[0].use_cuda_graphs(self._tokenizer.pad_token_id)
+            module.use_cuda_graphs(self._tokenizer.pad_token_id)
         return enabled
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 
 import torch
 
@@ -88,7 +89,7 @@ def _attention_per_sequence(
 ) -> torch.Tensor:
     bounds = cu_seqlens.tolist()
     outputs = []
-    for start, end in zip(bounds[:-1], bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         if end == start:
             continue
         q, k, v = (t[start:end].transpose(0, 1) for t in (query, key, value))  # [heads, length, dim]
