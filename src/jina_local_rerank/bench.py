@@ -303,5 +303,14 @@ def to_markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def resources_line(rows: list[Row]) -> str:
+    """Load time of our default engine and the process's peak memory so far, for one run's rows."""
+    ours = next((r for r in rows if "load_seconds" in r.extra), None)
+    parts = [f"load {ours.extra['load_seconds']} s" if ours else None,
+             f"peak RSS {rows[0].extra.get('peak_rss_mib')} MiB",
+             f"peak GPU {rows[0].extra['peak_gpu_mib']} MiB" if "peak_gpu_mib" in rows[0].extra else None]
+    return f"{rows[0].model}, {rows[0].workload}: " + ", ".join(p for p in parts if p)
+
+
 def rows_to_json(rows: list[Row]) -> str:
     return json.dumps([asdict(r) for r in rows], indent=2)

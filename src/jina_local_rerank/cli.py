@@ -108,7 +108,7 @@ def _bench(args: argparse.Namespace) -> int:
             new_rows = bench.run(model, device=args.device, documents=documents, repeats=repeats, queries=queries,
                                  long=long, extra_dtypes=tuple(args.extra_dtype), baseline_dtypes=tuple(baselines))
             rows += new_rows
-            print(bench.to_markdown(new_rows), flush=True)
+            print(bench.to_markdown(new_rows) + "\n" + bench.resources_line(new_rows) + "\n", flush=True)
     print("\n" + bench.to_markdown(rows))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
