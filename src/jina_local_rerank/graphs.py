@@ -63,11 +63,11 @@ class PackedGraphs:
             return self.forward(features)
         sequences = features[PACKED_KEY].shape[0] - 1
         shape = graph_shape(int(features["input_ids"].shape[0]), sequences, int(features["max_seqlen"]))
-        padded = pad_packed(features, shape.tokens, shape.sequences, shape.max_seqlen, self.pad_token_id)
         captured = self._graphs.get(shape)
+        if captured is None and len(self._graphs) >= self.max_graphs:
+            return self.forward(features)  # a rare shape: not worth another graph's capture
+        padded = pad_packed(features, shape.tokens, shape.sequences, shape.max_seqlen, self.pad_token_id)
         if captured is None:
-            if len(self._graphs) >= self.max_graphs:
-                return self.forward(features)  # a rare shape: not worth another graph's capture
             captured = self._capture(shape, padded)
             if captured is None:
                 return self.forward(features)
