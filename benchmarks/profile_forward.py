@@ -23,10 +23,12 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=100)
     parser.add_argument("--rows", type=int, default=25, help="kernels to list")
     parser.add_argument("--no-cuda-graphs", action="store_true", help="launch every kernel from Python")
+    parser.add_argument("--no-fused-norms", action="store_true", help="residual add and LayerNorm as two kernels")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = bench.write_checkpoint(bench.SHAPES[args.model], Path(tmp) / args.model)
-        reranker = Reranker(folder, device=args.device, dtype=args.dtype, cuda_graphs=False if args.no_cuda_graphs else None)
+        reranker = Reranker(folder, device=args.device, dtype=args.dtype, cuda_graphs=False if args.no_cuda_graphs else None,
+                            fused_norms=False if args.no_fused_norms else None)
         query, docs = bench.make_workload(reranker.cross_encoder.tokenizer, args.documents)
         tokenizer, scorer = reranker._parts()
         limits = reranker._window_limits(None, None)
@@ -40,7 +42,7 @@ def main() -> None:
                 fn()
             print(f"{name}: {(time.perf_counter() - started) * 100:.2f} ms")
         print(f"{len(pairs)} pairs, {sum(len(p) for p in pairs)} tokens, packed={reranker.packed}, "
-              f"cuda_graphs={reranker.cuda_graphs}, dtype={reranker.dtype}, attention={reranker.attn_implementation}")
+              f"cuda_graphs={reranker.cuda_graphs}, fused_norms={reranker.fused_norms}, dtype={reranker.dtype}, attention={reranker.attn_implementation}")
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if reranker.device.type == "cuda" else [])
         with profile(activities=activities) as prof:
             for _ in range(5):

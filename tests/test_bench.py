@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from jina_local_rerank import bench
 from jina_local_rerank.cli import main
 
@@ -16,6 +18,16 @@ def test_smoke_benchmark_runs_and_reports_every_column(tmp_path, capsys):
     ours = [r for r in rows if r["engine"] != "CrossEncoder.predict"]
     assert all(r["pairs_per_s"] > 0 and r["floor_ratio"] > 0 and r["top3_agreement"] is not None for r in ours)
     assert "| smoke-v2 | 8 docs |" in capsys.readouterr().out
+
+
+def test_throughput_workload_scores_every_request(tmp_path, capsys):
+    output = tmp_path / "rows.json"
+    assert main(["bench", "--smoke", "--requests", "3", "--output", str(output)]) == 0
+    rows = [r for r in json.loads(output.read_text()) if r["workload"] == "3 x 8 docs"]
+    assert [r["engine"] for r in rows] == ["CrossEncoder.predict", "Reranker (defaults)"] * 2
+    # 24 pairs per call; ms/query is per query, so pairs/s = 8 pairs per query / its time.
+    assert all(r["pairs_per_s"] == pytest.approx(8 / (r["ms_per_query"] / 1000)) for r in rows)
+    assert "| smoke-v1 | 3 x 8 docs |" in capsys.readouterr().out
 
 
 def test_flop_count_matches_the_formula():

@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import V1_TINY, V2_TINY, load_expected
 
-from jina_local_rerank import Reranker, hardware, varlen
+from jina_local_rerank import Reranker, fusion, hardware, varlen
 
 pytestmark = pytest.mark.cuda
 
@@ -66,7 +66,21 @@ def test_cuda_graph_replays_match_eager_packed_batches():
         b = eager.score_documents("which word?", documents, max_length=128).scores
         assert a == pytest.approx(b, abs=2e-3)
     graphs = graphed.cross_encoder[0]._packed_graphs
-    assert graphs.enabled and 1 <= len(graphs._graphs) <= 3
+    assert graphs.enabled and 1 <= len(graphs._graphs) <= 6  # 40 documents are scored as two chunks
+
+
+@pytest.mark.parametrize("folder", [V2_TINY, V1_TINY], ids=["v2", "v1"])
+def test_cuda_fused_norms_match_eager_norms(folder):
+    fused = Reranker(folder, device="cuda")
+    eager = Reranker(folder, device="cuda", fused_norms=False)
+    exact = Reranker(folder, device="cuda", dtype="float32", fused_norms=False)
+    assert fused.fused_norms == fusion.available(torch.device("cuda")) and not eager.fused_norms
+    documents = [" ".join(["word"] * (n * 13 % 200 + 1)) + f" {n}" for n in range(50)]
+    scores = [r.score_documents("which word?", documents, max_length=256).scores for r in (fused, eager, exact)]
+    assert not fusion._broken  # the kernel compiled and ran
+    assert scores[0] == pytest.approx(scores[1], abs=1e-2)
+    # The fused add runs in fp32, so it is at least about as close to fp32 as the eager one.
+    assert max(abs(a - b) for a, b in zip(scores[0], scores[2])) <= 1.5 * max(abs(a - b) for a, b in zip(scores[1], scores[2])) + 1e-3
 
 
 def test_cuda_token_budget_follows_memory():

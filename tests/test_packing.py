@@ -37,7 +37,7 @@ def test_packed_scores_equal_padded_scores(folder):
 
 def test_packed_features_lay_pairs_end_to_end():
     pairs = [EncodedPair([5, 6, 7], [0, 0, 1]), EncodedPair([8], [0]), EncodedPair([9, 10], [0, 1])]
-    features = packed_features(pairs, torch.device("cpu"))
+    features = packed_features(pairs)
     assert features["input_ids"].tolist() == [5, 6, 7, 8, 9, 10]
     assert features["token_type_ids"].tolist() == [0, 0, 1, 0, 0, 1]
     assert features["position_ids"].tolist() == [0, 1, 2, 0, 0, 1]
@@ -90,7 +90,7 @@ def test_batches_padded_to_a_graph_shape_keep_their_logits(folder):
     reranker = Reranker(folder, device="cpu", dtype="float32", packed=True)
     tokenizer, _ = reranker._parts()
     pairs = tokenizer.encode_pairs(["which skincare item?"] * len(DOCUMENTS), DOCUMENTS, 64)
-    features = packed_features(pairs, torch.device("cpu"))
+    features = packed_features(pairs)
     shape = graph_shape(int(features["input_ids"].shape[0]), len(pairs), features["max_seqlen"])
     assert shape.tokens >= features["input_ids"].shape[0] and shape.sequences >= len(pairs)
     padded = pad_packed(features, shape.tokens, shape.sequences, shape.max_seqlen, tokenizer.pad_token_id)

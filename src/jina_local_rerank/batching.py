@@ -32,3 +32,26 @@ def plan_batches(
     if current:
         batches.append(current)
     return batches
+
+
+def pipeline_chunks(
+    count: int, first_share: float = 0.2, growth: float = 1.5, minimum: int = 16, maximum: int = 256
+) -> list[range]:
+    """Split ``count`` documents into growing chunks, tokenized one after another while the GPU runs.
+
+    The first chunk is small (a fifth of the documents, at most 2 x ``minimum``) so the GPU starts
+    early; each later one is ``growth`` times larger, up to ``maximum``, so tokenizing it takes about
+    as long as the GPU needs for the one before. No chunk is smaller than ``minimum`` (a small tail
+    joins the last chunk), so short requests stay in one chunk.
+    """
+    chunks: list[range] = []
+    start = 0
+    size = min(max(minimum, round(count * first_share)), 2 * minimum)
+    while start < count:
+        end = start + size
+        if count - end < minimum:
+            end = count
+        chunks.append(range(start, end))
+        start = end
+        size = min(maximum, round(size * growth))
+    return chunks

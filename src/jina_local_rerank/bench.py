@@ -200,11 +200,18 @@ def run(
     long: bool = False,
     extra_dtypes: tuple[str, ...] = (),
     baseline_dtypes: tuple[str, ...] = ("float32",),
+    requests: int = 1,
 ) -> list[Row]:
-    """Benchmark one model shape on one workload; the first rows are the baselines (fp32 first)."""
+    """Benchmark one model shape on one workload; the first rows are the baselines (fp32 first).
+
+    ``requests`` > 1 times a throughput workload: that many queries (``documents`` each) in one call,
+    ``score_many`` for us and one ``predict`` over all pairs for the baseline, as a server batches them.
+    """
     shape = SHAPES[model]
     torch_device = hardware.resolve_device(device)
     workload = "long" if long else f"{documents} docs"
+    if requests > 1:
+        workload = f"{requests} x {workload}"
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_checkpoint(shape, Path(tmp) / model)
@@ -213,38 +220,45 @@ def run(
         load_seconds = time.perf_counter() - started
         fp32 = Reranker(folder, device=torch_device, dtype="float32")
         tokenizer = ours.cross_encoder.tokenizer
-        query, docs = make_workload(tokenizer, documents if not long else max(2, documents // 10), long=long)
-        lengths = [len(tokenizer(query, d, truncation=True, max_length=1024)["input_ids"]) for d in docs]
+        work = [make_workload(tokenizer, documents if not long else max(2, documents // 10), seed=seed, long=long)
+                for seed in range(requests)]
+        pairs = [[query, d] for query, docs in work for d in docs]
+        lengths = [len(tokenizer(query, d, truncation=True, max_length=1024)["input_ids"]) for query, d in pairs]
         baseline_flops = workload_flops(shape, lengths)
-        pairs = [[query, d] for d in docs]
         base_time = None
         for base_dtype in baseline_dtypes:
             baseline = _baseline(shape, folder, torch_device, base_dtype)
             elapsed = _best_time(functools.partial(baseline.predict, pairs), torch_device, repeats)
             base_time = base_time or elapsed
-            rows.append(Row(model, workload, "CrossEncoder.predict", base_dtype, elapsed * 1000, len(docs) / elapsed,
-                            speedup=base_time / elapsed, achieved_tflops=baseline_flops / elapsed / 1e12))
+            rows.append(Row(model, workload, "CrossEncoder.predict", base_dtype, elapsed * 1000 / requests,
+                            len(pairs) / elapsed, speedup=base_time / elapsed,
+                            achieved_tflops=baseline_flops / elapsed / 1e12))
             del baseline
 
         engines = [("Reranker (defaults)", ours)] + [
             (f"Reranker ({name})", Reranker(folder, device=torch_device, dtype=name)) for name in extra_dtypes
         ]
         for label, reranker in engines:
-            elapsed = _best_time(lambda r=reranker: r.rerank(query, docs), torch_device, repeats)
-            windows = _windows(reranker, query, docs)
+            if requests == 1:
+                call = functools.partial(reranker.rerank, *work[0])
+            else:
+                call = functools.partial(reranker.score_many, work)
+            elapsed = _best_time(call, torch_device, repeats)
+            windows = [pair for query, docs in work for pair in _windows(reranker, query, docs)]
             forward = _best_time(functools.partial(reranker._parts()[1].score, windows), torch_device, repeats)
             # Ours reads every window of a long document; the baseline only the first 1024 tokens.
             flops = workload_flops(shape, [len(pair) for pair in windows])
             peak = peak_matmul_rate(torch_device, reranker.dtype)
             delta, agreement = _accuracy(reranker, fp32, tokenizer, documents, queries, long)
             rows.append(Row(
-                model, workload, label, str(reranker.dtype).removeprefix("torch."), elapsed * 1000,
-                len(docs) / elapsed, speedup=base_time / elapsed, floor_ratio=elapsed / (flops / peak),
+                model, workload, label, str(reranker.dtype).removeprefix("torch."), elapsed * 1000 / requests,
+                len(pairs) / elapsed, speedup=base_time / elapsed, floor_ratio=elapsed / (flops / peak),
                 achieved_tflops=flops / elapsed / 1e12, forward_tflops=flops / forward / 1e12,
                 max_abs_delta=delta, top3_agreement=agreement,
                 extra={"load_seconds": round(load_seconds, 2), "peak_matmul_tflops": round(peak / 1e12, 3),
                        "workload_tflop": round(flops / 1e12, 4), "forward_ms": round(forward * 1000, 2),
-                       "packed": reranker.packed, "attention": reranker.attn_implementation},
+                       "packed": reranker.packed, "cuda_graphs": reranker.cuda_graphs,
+                       "fused_norms": reranker.fused_norms, "attention": reranker.attn_implementation},
             ))
     rows[0].extra["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if torch_device.type == "cuda":

@@ -109,6 +109,11 @@ def _bench(args: argparse.Namespace) -> int:
                                  long=long, extra_dtypes=tuple(args.extra_dtype), baseline_dtypes=tuple(baselines))
             rows += new_rows
             print(bench.to_markdown(new_rows) + "\n" + bench.resources_line(new_rows) + "\n", flush=True)
+        if args.requests > 1:
+            new_rows = bench.run(model, device=args.device, documents=documents, repeats=repeats, queries=queries,
+                                 baseline_dtypes=tuple(baselines), requests=args.requests)
+            rows += new_rows
+            print(bench.to_markdown(new_rows) + "\n" + bench.resources_line(new_rows) + "\n", flush=True)
     print("\n" + bench.to_markdown(rows))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
@@ -147,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--extra-dtype", action="append", default=[], help="also time Reranker with this dtype")
     bench.add_argument("--baseline-dtype", action="append", default=[],
                        help="dtypes of the CrossEncoder.predict baseline (default: float32, plus bfloat16 on CUDA)")
+    bench.add_argument("--requests", type=int, default=1,
+                       help="also a throughput workload: this many queries of --documents each in one call")
     bench.add_argument("--smoke", action="store_true", help="tiny models and workload (for CI)")
     bench.add_argument("--output", default=None, help="write the rows as JSON here")
     bench.set_defaults(handler=_bench)

@@ -3,7 +3,8 @@
 A 100-document query on an H100 spends as long launching kernels as the GPU spends running them
 (docs/performance.md). Packed batches are padded to a few bucketed shapes (tokens rounded up by at
 most 12.5%, sequence slots to a power of two, the longest window to a power of two), each shape is
-captured once, and later batches of that shape copy their tokens in and replay it. Graphs share one
+captured once, and later batches of that shape copy their tokens in and replay it. Padding happens
+on the host, so a batch costs four host-to-device copies and one replay. Graphs share one
 memory pool and replay under the scorer's forward lock, one at a time; each replay's logits are
 copied out at once, so a later replay may reuse their memory.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 import torch
 
+from jina_local_rerank import hardware
 from jina_local_rerank.packing import PACKED_KEY, bucket_tokens, pad_packed
 
 logger = logging.getLogger(__name__)
@@ -50,35 +52,40 @@ class _Captured:
 class PackedGraphs:
     """Runs a packed forward through captured CUDA graphs, eagerly where a graph cannot be used."""
 
-    def __init__(self, forward: PackedForward, pad_token_id: int, max_graphs: int = 32) -> None:
+    def __init__(self, forward: PackedForward, pad_token_id: int, device: torch.device, max_graphs: int = 32) -> None:
         self.forward = forward
         self.pad_token_id = pad_token_id
+        self.device = device
         self.max_graphs = max_graphs
         self.enabled = True
         self._graphs: dict[GraphShape, _Captured] = {}
         self._pool: Any = None
 
     def __call__(self, features: dict[str, Any]) -> torch.Tensor:
+        """Logits of packed host features (``packing.packed_features``)."""
         if not self.enabled:
-            return self.forward(features)
+            return self._eager(features)
         sequences = features[PACKED_KEY].shape[0] - 1
         shape = graph_shape(int(features["input_ids"].shape[0]), sequences, int(features["max_seqlen"]))
         captured = self._graphs.get(shape)
         if captured is None and len(self._graphs) >= self.max_graphs:
-            return self.forward(features)  # a rare shape: not worth another graph's capture
+            return self._eager(features)  # a rare shape: not worth another graph's capture
         padded = pad_packed(features, shape.tokens, shape.sequences, shape.max_seqlen, self.pad_token_id)
         if captured is None:
             captured = self._capture(shape, padded)
             if captured is None:
-                return self.forward(features)
+                return self._eager(features)
         for name, tensor in captured.inputs.items():
             if isinstance(tensor, torch.Tensor):
-                tensor.copy_(padded[name], non_blocking=True)
+                tensor.copy_(padded[name].pin_memory(), non_blocking=True)
         captured.graph.replay()
         return captured.logits[:sequences].clone()
 
+    def _eager(self, features: dict[str, Any]) -> torch.Tensor:
+        return self.forward(hardware.to_device(features, self.device))
+
     def _capture(self, shape: GraphShape, example: dict[str, Any]) -> _Captured | None:
-        inputs = {name: value.clone() if isinstance(value, torch.Tensor) else value for name, value in example.items()}
+        inputs = hardware.to_device(example, self.device)
         try:
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())

@@ -10,6 +10,7 @@ import functools
 import importlib.util
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -154,3 +155,18 @@ def default_token_budget(device: torch.device) -> int:
         total = torch.cuda.get_device_properties(device).total_memory
         return int(min(32768, max(4096, 32768 * total / 16 / 2**30)) // 1024 * 1024)
     return {"cpu": 2048, "mps": 8192}.get(device.type, 4096)
+
+
+def to_device(features: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Host tensors of a batch onto ``device``; non-tensors pass through.
+
+    On CUDA the tensors are pinned first: a copy from pageable memory may wait until the GPU has
+    finished everything already queued, which would stop the host from preparing the next batch.
+    """
+    if device.type != "cuda":
+        return {name: value.to(device) if isinstance(value, torch.Tensor) else value for name, value in features.items()}
+    return {
+        name: value.pin_memory().to(device, non_blocking=True) if isinstance(value, torch.Tensor) and value.device.type == "cpu"
+        else value
+        for name, value in features.items()
+    }

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from sentence_transformers import CrossEncoder
 from tqdm.auto import tqdm
 
+from jina_local_rerank import hardware
 from jina_local_rerank.batching import plan_batches
 from jina_local_rerank.packing import packed_features
 from jina_local_rerank.tokenization import EncodedPair
@@ -47,6 +49,15 @@ class PairScorer:
     def device(self) -> torch.device:
         return self.cross_encoder.device
 
+    @property
+    def pipelines_tokenization(self) -> bool:
+        """Whether callers should tokenize in chunks (``score_chunks``) while the device runs batches.
+
+        Only where batches run asynchronously (CUDA) and are packed: split padded batches would lose
+        part of their length sorting.
+        """
+        return self.packed and self.device.type == "cuda"
+
     def score(
         self,
         pairs: Sequence[EncodedPair],
@@ -54,24 +65,42 @@ class PairScorer:
         show_progress_bar: bool = False,
     ) -> list[float]:
         """One float per pair, in input order."""
-        if not pairs:
-            return []
-        batches = plan_batches([len(p) for p in pairs], batch_size, self.token_budget, self.packed)
+        return self.score_chunks([pairs], batch_size, show_progress_bar)[0]
+
+    def score_chunks(
+        self,
+        chunks: Iterable[Sequence[EncodedPair]],
+        batch_size: int | None = None,
+        show_progress_bar: bool = False,
+    ) -> list[list[float]]:
+        """``score`` of each chunk, launching a chunk's batches before the next chunk is drawn.
+
+        ``chunks`` may be a generator that tokenizes as it goes: on a GPU the batches of one chunk
+        run while the host prepares the next. Batches never span chunks.
+        """
         launched: list[torch.Tensor] = []
-        progress = tqdm(total=len(pairs), desc="Scoring", unit="pair", disable=not show_progress_bar)
+        orders: list[list[int]] = []
+        progress = tqdm(desc="Scoring", unit="pair", disable=not show_progress_bar)
         try:
-            for batch in batches:
-                launched.append(self._score_batch([pairs[i] for i in batch]))
-                progress.update(len(batch))
+            for pairs in chunks:
+                batches = plan_batches([len(p) for p in pairs], batch_size, self.token_budget, self.packed)
+                for batch in batches:
+                    launched.append(self._score_batch([pairs[i] for i in batch]))
+                    progress.update(len(batch))
+                orders.append([i for batch in batches for i in batch])
         finally:
             progress.close()
-        # One device-to-host copy at the end: on a GPU the batches are queued back to back, and the
-        # next batch is prepared while the previous one runs.
-        values = torch.cat(launched).cpu().tolist()
-        scores: list[float] = [0.0] * len(pairs)
-        for index, value in zip((i for batch in batches for i in batch), values):
-            scores[index] = value
-        return scores
+        # One device-to-host copy at the end: on a GPU the batches are queued back to back.
+        values = torch.cat(launched).cpu().tolist() if launched else []
+        results: list[list[float]] = []
+        offset = 0
+        for order in orders:
+            scores = [0.0] * len(order)
+            for index, value in zip(order, values[offset : offset + len(order)]):
+                scores[index] = value
+            results.append(scores)
+            offset += len(order)
+        return results
 
     def _score_batch(self, pairs: list[EncodedPair]) -> torch.Tensor:
         try:
@@ -87,22 +116,24 @@ class PairScorer:
 
     def _features(self, pairs: list[EncodedPair]) -> dict[str, Any]:
         if self.packed:
-            return packed_features(pairs, self.device)
+            return packed_features(pairs)  # host tensors; the native module places them
+        # numpy, not torch: small torch CPU ops right after the tokenizer's threads can take milliseconds.
         width = max(len(p) for p in pairs)
-        input_ids = torch.full((len(pairs), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(pairs), width), dtype=torch.long)
+        input_ids = np.full((len(pairs), width), self.pad_token_id, dtype=np.int64)
+        attention_mask = np.zeros((len(pairs), width), dtype=np.int64)
         with_types = pairs[0].token_type_ids is not None
-        token_type_ids = torch.zeros((len(pairs), width), dtype=torch.long) if with_types else None
+        token_type_ids = np.zeros((len(pairs), width), dtype=np.int64) if with_types else None
         for row, pair in enumerate(pairs):
             n = len(pair)
-            input_ids[row, :n] = torch.tensor(pair.input_ids, dtype=torch.long)
+            input_ids[row, :n] = pair.input_ids
             attention_mask[row, :n] = 1
             if token_type_ids is not None and pair.token_type_ids is not None:
-                token_type_ids[row, :n] = torch.tensor(pair.token_type_ids, dtype=torch.long)
-        features = {"input_ids": input_ids, "attention_mask": attention_mask}
+                token_type_ids[row, :n] = pair.token_type_ids
+        arrays = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
-            features["token_type_ids"] = token_type_ids
-        return {name: tensor.to(self.device, non_blocking=True) for name, tensor in features.items()}
+            arrays["token_type_ids"] = token_type_ids
+        features = {name: torch.from_numpy(array) for name, array in arrays.items()}
+        return hardware.to_device(features, self.device)
 
     def _forward(self, pairs: list[EncodedPair]) -> torch.Tensor:
         """Scores of one batch, left on the device (not waited for)."""

@@ -18,7 +18,7 @@ import torch
 from sentence_transformers.base.modules import Transformer
 from transformers import PretrainedConfig, PreTrainedModel
 
-from jina_local_rerank import varlen
+from jina_local_rerank import fusion, hardware, varlen
 from jina_local_rerank.architectures import xlm_roberta_v2
 from jina_local_rerank.architectures.weights import load_into, load_state_dict
 from jina_local_rerank.checkpoint import Architecture, read_config
@@ -43,6 +43,9 @@ class NativeLayout:
     uses_alibi: bool = False
     # An attention implementation the layout always uses (it still honours padded batches).
     attn_implementation: str | None = None
+    # Routes the blocks' residual add + LayerNorm through fusion.add_layer_norm (a model's own
+    # modules already call it; transformers' get their forward replaced).
+    fuse_residual_norms: Callable[[Any], Any] = fusion.mark
 
 
 def _jina_v2_layout() -> NativeLayout:
@@ -52,6 +55,7 @@ def _jina_v2_layout() -> NativeLayout:
         convert_state_dict=lambda state, config: xlm_roberta_v2.to_native_state_dict(state, config.hidden_size),
         packed_logits=xlm_roberta_v2.packed_logits,
         attn_implementation=xlm_roberta_v2.ATTENTION_IMPLEMENTATION,
+        fuse_residual_norms=xlm_roberta_v2.fuse_residual_norms,
     )
 
 
@@ -108,9 +112,13 @@ class NativeTransformer(Transformer):
         """Whether packed batches run on a real variable-length kernel here (else padding is as fast)."""
         return varlen.fast_kernel_available(device, dtype, alibi=self.layout.uses_alibi)
 
+    def use_fused_norms(self) -> None:
+        """Run each block's residual add and LayerNorm as one compiled kernel from now on (see fusion.py)."""
+        self.layout.fuse_residual_norms(self.model)
+
     def use_cuda_graphs(self, pad_token_id: int) -> None:
         """Replay packed batches as CUDA graphs from now on (see graphs.py)."""
-        self._packed_graphs = PackedGraphs(self._packed_logits, pad_token_id)
+        self._packed_graphs = PackedGraphs(self._packed_logits, pad_token_id, self.model.device)
 
     def _packed_logits(self, features: dict[str, Any]) -> torch.Tensor:
         return self.layout.packed_logits(self.model, features)
@@ -119,8 +127,10 @@ class NativeTransformer(Transformer):
         """Packed features (``packing.packed_features``) take the layout's packed path; the rest is ST's."""
         if PACKED_KEY not in features:
             return super().forward(features, **kwargs)
-        run = self._packed_graphs or self._packed_logits
-        features[self.module_output_name] = run(features)
+        if self._packed_graphs is not None:
+            features[self.module_output_name] = self._packed_graphs(features)
+        else:
+            features[self.module_output_name] = self._packed_logits(hardware.to_device(features, self.model.device))
         return features
 
 

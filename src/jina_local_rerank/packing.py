@@ -20,8 +20,12 @@ def _flat(rows: Any, total: int) -> torch.Tensor:
     return torch.from_numpy(np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=total))
 
 
-def packed_features(pairs: Sequence[EncodedPair], device: torch.device) -> dict[str, Any]:
-    """``input_ids``/``token_type_ids``/``position_ids`` of shape [tokens], ``cu_seqlens`` [pairs + 1]."""
+def packed_features(pairs: Sequence[EncodedPair]) -> dict[str, Any]:
+    """``input_ids``/``token_type_ids``/``position_ids`` of shape [tokens], ``cu_seqlens`` [pairs + 1].
+
+    Host tensors: the model moves them (``hardware.to_device``), or a CUDA graph copies them into its
+    own inputs, after padding them on the host (graphs.py).
+    """
     lengths = np.fromiter((len(pair) for pair in pairs), dtype=np.int64, count=len(pairs))
     cu_seqlens = np.zeros(len(pairs) + 1, dtype=np.int64)
     np.cumsum(lengths, out=cu_seqlens[1:])
@@ -33,9 +37,8 @@ def packed_features(pairs: Sequence[EncodedPair], device: torch.device) -> dict[
     }
     if pairs[0].token_type_ids is not None:
         features["token_type_ids"] = _flat((pair.token_type_ids or [0] * len(pair) for pair in pairs), total)
-    moved = {name: tensor.to(device, non_blocking=True) for name, tensor in features.items()}
-    moved["max_seqlen"] = int(lengths.max())
-    return moved
+    features["max_seqlen"] = int(lengths.max())
+    return features
 
 
 def first_token_index(cu_seqlens: torch.Tensor, total_tokens: int) -> torch.Tensor:
@@ -60,31 +63,32 @@ def bucket_tokens(total: int, minimum: int = 256) -> int:
 
 
 def pad_packed(features: dict[str, Any], tokens: int, sequences: int, max_seqlen: int, pad_token_id: int) -> dict[str, Any]:
-    """Grow packed features to exactly ``tokens`` tokens in ``sequences`` sequences.
+    """Grow packed host features to exactly ``tokens`` tokens in ``sequences`` sequences.
 
     The extra tokens form dummy sequences of at most ``max_seqlen`` tokens; the remaining slots are
     empty sequences. Real sequences come first and are untouched, so their logits are the first ones.
+    numpy, not torch: small torch CPU ops right after the tokenizer's threads can take milliseconds.
     """
-    cu_seqlens = features[PACKED_KEY]
+    cu_seqlens = features[PACKED_KEY].numpy()
     total = int(features["input_ids"].shape[0])
     real = cu_seqlens.shape[0] - 1
     extra = tokens - total
-    dummy_ends = list(range(total + max_seqlen, tokens, max_seqlen)) + ([tokens] if extra else [])
+    dummy_ends = np.arange(total + max_seqlen, tokens, max_seqlen).tolist() + ([tokens] if extra else [])
     if real + len(dummy_ends) > sequences or extra < 0 or int(features["max_seqlen"]) > max_seqlen:
         raise ValueError(f"{real} sequences of {total} tokens do not fit ({sequences}, {tokens}, {max_seqlen}).")
-    bounds = torch.tensor(dummy_ends + [tokens] * (sequences - real - len(dummy_ends)), dtype=cu_seqlens.dtype)
-    starts = torch.tensor([total, *dummy_ends[:-1]], dtype=torch.long) if dummy_ends else torch.empty(0, dtype=torch.long)
-    lengths = torch.tensor(dummy_ends, dtype=torch.long) - starts
-    device = features["input_ids"].device
+    bounds = np.array(dummy_ends + [tokens] * (sequences - real - len(dummy_ends)), dtype=cu_seqlens.dtype)
+    starts = np.array([total, *dummy_ends[:-1]], dtype=np.int64) if dummy_ends else np.empty(0, dtype=np.int64)
+    dummy_positions = np.arange(extra) - np.repeat(starts - total, np.array(dummy_ends, dtype=np.int64) - starts)
+
+    def grow(name: str, tail: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate([features[name].numpy(), tail.astype(np.int64)]))
+
     padded: dict[str, Any] = {
-        "input_ids": torch.cat([features["input_ids"], torch.full((extra,), pad_token_id, device=device)]),
-        "position_ids": torch.cat([
-            features["position_ids"],
-            (torch.arange(extra) - torch.repeat_interleave(starts - total, lengths)).to(device),
-        ]),
-        PACKED_KEY: torch.cat([cu_seqlens, bounds.to(cu_seqlens.device)]),
+        "input_ids": grow("input_ids", np.full(extra, pad_token_id)),
+        "position_ids": grow("position_ids", dummy_positions),
+        PACKED_KEY: torch.from_numpy(np.concatenate([cu_seqlens, bounds])),
         "max_seqlen": max_seqlen,
     }
     if "token_type_ids" in features:
-        padded["token_type_ids"] = torch.cat([features["token_type_ids"], torch.zeros(extra, dtype=torch.long, device=device)])
+        padded["token_type_ids"] = grow("token_type_ids", np.zeros(extra))
     return padded

@@ -21,6 +21,7 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from jina_local_rerank import fusion
 from jina_local_rerank.packing import first_token_index
 from jina_local_rerank.varlen import alibi_bias, varlen_attention
 
@@ -139,7 +140,7 @@ class JinaBertSelfOutput(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, context: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(context)) + residual)
+        return fusion.add_layer_norm(self.dropout(self.dense(context)), residual, self.LayerNorm)
 
 
 class JinaBertAttention(nn.Module):
@@ -163,7 +164,7 @@ class JinaBertGLUMLP(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         gate, up = self.gated_layers(hidden).split(self.intermediate_size, dim=-1)
-        return self.layernorm(self.dropout(self.wo(self.act(gate) * up)) + hidden)
+        return fusion.add_layer_norm(self.dropout(self.wo(self.act(gate) * up)), hidden, self.layernorm)
 
 
 class JinaBertLayer(nn.Module):

@@ -8,13 +8,16 @@ weights are renamed and split into the native layout; no remote code runs.
 from __future__ import annotations
 
 import re
+import types
 from typing import Any
 
 import torch
 from transformers import AttentionInterface, XLMRobertaConfig, XLMRobertaForSequenceClassification
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaOutput, XLMRobertaSelfOutput
 
+from jina_local_rerank import fusion
 from jina_local_rerank.packing import first_token_index
 from jina_local_rerank.varlen import varlen_attention
 
@@ -104,6 +107,22 @@ def _attention(
 
 AttentionInterface.register(ATTENTION_IMPLEMENTATION, _attention)
 AttentionMaskInterface.register(ATTENTION_IMPLEMENTATION, sdpa_mask)
+
+
+def _output_forward(self: XLMRobertaSelfOutput | XLMRobertaOutput, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
+    """transformers' own block output, with the residual add and LayerNorm as one call (fusion.py)."""
+    return fusion.add_layer_norm(self.dropout(self.dense(hidden_states)), input_tensor, self.LayerNorm)
+
+
+def fuse_residual_norms(model: XLMRobertaForSequenceClassification) -> None:
+    """Route every block's ``LayerNorm(dense(x) + residual)`` through ``fusion.add_layer_norm``.
+
+    transformers' modules stay in place (same weights, same names); only their forward is replaced.
+    """
+    for module in model.modules():
+        if isinstance(module, (XLMRobertaSelfOutput, XLMRobertaOutput)):
+            module.forward = types.MethodType(_output_forward, module)
+    fusion.mark(model)
 
 
 def packed_logits(model: XLMRobertaForSequenceClassification, features: dict[str, Any]) -> torch.Tensor:
