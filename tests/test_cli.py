@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conftest import V2_TINY
+
 from jina_local_rerank.cli import main
 from jina_local_rerank.examples import MODEL_CARD_DOCUMENTS
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import V1_TINY, V2_TINY, load_expected
+
 from jina_local_rerank import Reranker
 
 FIXTURES = {"v2": V2_TINY, "v1": V1_TINY}
@@ -112,9 +112,9 @@ def test_rerank_windows_scores_and_order(rerankers, name, case):
     reranker = rerankers[name]
     params, inputs, expected = case["params"], case["inputs"], case["expected"]
     tolerance = _tolerance(name, "scores_atol")
-    kwargs = dict(
-        max_query_length=params["max_query_length"], max_length=params["max_length"], overlap=params["overlap_tokens"]
-    )
+    kwargs = {
+        "max_query_length": params["max_query_length"], "max_length": params["max_length"], "overlap": params["overlap_tokens"]
+    }
     details = reranker.score_documents(inputs["query"], inputs["documents"], **kwargs)
     # Every window: the same token ids, in document order and left to right, with the same score.
     assert [(w.document_index, w.input_ids) for w in details.windows] == [

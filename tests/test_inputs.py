@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import V2_TINY
+
 from jina_local_rerank import Reranker
 
 QUERY = "Organic skincare products for sensitive skin"

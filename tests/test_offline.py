@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import V2_TINY
+
 from jina_local_rerank import DEFAULT_MODEL, ModelNotAvailableError, Reranker
 
 PAIR = ["Organic skincare products for sensitive skin", "Gentle organic creams calm sensitive skin."]

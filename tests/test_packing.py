@@ -74,7 +74,7 @@ def test_packing_a_generic_checkpoint_is_refused(tmp_path):
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     vocab = tmp_path / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b"]) + "\n")
+    vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nb\n")
     BertTokenizerFast(vocab_file=str(vocab), model_max_length=32).save_pretrained(tmp_path)
     config = BertConfig(vocab_size=7, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                         intermediate_size=16, max_position_embeddings=32, num_labels=1)

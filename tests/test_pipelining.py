@@ -32,9 +32,9 @@ def test_document_chunks_span_requests_and_skip_empty_ones():
     requests = [("q0", [f"a{i}" for i in range(20)]), ("q1", []), ("q2", [f"b{i}" for i in range(30)])]
     chunks = Reranker._document_chunks(requests, pipelined=True)
     assert len(chunks) == 2
-    assert chunks[0] == [(0, range(0, 16))]
-    assert chunks[1] == [(0, range(16, 20)), (2, range(0, 30))]
-    assert Reranker._document_chunks(requests, pipelined=False) == [[(0, range(0, 20)), (2, range(0, 30))]]
+    assert chunks[0] == [(0, range(16))]
+    assert chunks[1] == [(0, range(16, 20)), (2, range(30))]
+    assert Reranker._document_chunks(requests, pipelined=False) == [[(0, range(20)), (2, range(30))]]
 
 
 def test_pipelined_scores_equal_one_chunk(monkeypatch):

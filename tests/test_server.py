@@ -12,8 +12,9 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from benchmarks_path import server_load  # noqa: E402
+from benchmarks_path import server_load
 from conftest import V1_TINY, V2_TINY
+
 from jina_local_rerank import Reranker
 from jina_local_rerank.server import ServerLimits, create_app
 from jina_local_rerank.server.background import serve_in_thread

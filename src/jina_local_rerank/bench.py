@@ -293,7 +293,7 @@ def _accuracy(
         fast = reranker.score_documents(query, docs).scores
         exact = fp32.score_documents(query, docs).scores
         worst = max(worst, max(abs(a - b) for a, b in zip(fast, exact)))
-        top = lambda scores: sorted(range(len(scores)), key=lambda i: -scores[i])[:3]  # noqa: E731
+        top = lambda scores: sorted(range(len(scores)), key=lambda i: -scores[i])[:3]
         agree += top(fast) == top(exact)
     return worst, agree / queries
 
@@ -306,7 +306,7 @@ def to_markdown(rows: list[Row]) -> str:
         ),
         "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    fmt = lambda v, spec: "" if v is None else format(v, spec)  # noqa: E731
+    fmt = lambda v, spec: "" if v is None else format(v, spec)
     for r in rows:
         lines.append(
             f"| {r.model} | {r.workload} | {r.engine} | {r.dtype} | {r.ms_per_query:.1f} | {r.pairs_per_s:.1f} | "

@@ -70,8 +70,8 @@ def cpu_capabilities() -> CpuCapabilities:
             try:
                 if bool(fn()):
                     return True
-            except Exception:  # pragma: no cover - torch-internal probe failed
-                pass
+            except (RuntimeError, AttributeError):  # pragma: no cover - torch-internal probe failed
+                return flag in flags
         return flag in flags
 
     return CpuCapabilities(

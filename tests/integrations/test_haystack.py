@@ -8,13 +8,13 @@ import pytest
 
 pytest.importorskip("haystack")
 
+from conftest import V2_TINY
 from haystack import Document, Pipeline
-from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.components.retrievers.in_memory import InMemoryBM25Retriever
+from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.utils import ComponentDevice, Secret
 from haystack_integrations.components.rankers.jina_local import JinaLocalRanker
 
-from conftest import V2_TINY
 from jina_local_rerank import Reranker
 
 QUERY = "organic skincare for sensitive skin"

@@ -9,6 +9,7 @@ import pytest
 pytest.importorskip("langchain_core")
 pytest.importorskip("langchain_classic")
 
+from conftest import V2_TINY
 from langchain_classic.retrievers import ContextualCompressionRetriever
 from langchain_classic.retrievers.document_compressors import CrossEncoderReranker
 from langchain_core.documents import BaseDocumentCompressor, Document
@@ -16,7 +17,6 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_jina_local import JinaLocalCrossEncoder, JinaLocalRerank
 
-from conftest import V2_TINY
 from jina_local_rerank import Reranker
 
 QUERY = "Organic skincare products for sensitive skin"

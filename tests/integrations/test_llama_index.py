@@ -8,6 +8,7 @@ import pytest
 
 pytest.importorskip("llama_index.core")
 
+from conftest import V2_TINY
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.callbacks import CallbackManager, CBEventType
 from llama_index.core.callbacks.base_handler import BaseCallbackHandler
@@ -16,10 +17,10 @@ from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.llms import MockLLM
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
-from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import MetadataMode, NodeWithScore, TextNode
 from llama_index.postprocessor.jina_local_rerank import JinaLocalRerank
+from pydantic import Field
 
-from conftest import V2_TINY
 from jina_local_rerank import Reranker
 
 QUERY = "Organic skincare products for sensitive skin"
@@ -35,7 +36,7 @@ TEXTS = [
 
 
 class EventCollector(BaseEventHandler):
-    events: list = []
+    events: list = Field(default_factory=list)
 
     @classmethod
     def class_name(cls) -> str:

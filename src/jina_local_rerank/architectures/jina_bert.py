@@ -14,7 +14,7 @@ on CUDA with ``flash_attn`` its variable-length kernel applies the slopes itself
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -198,7 +198,7 @@ class JinaBertPreTrainedModel(PreTrainedModel):
     base_model_prefix = "bert"
     _supports_sdpa = True
     _supports_flash_attn = True
-    _no_split_modules = ["JinaBertLayer"]
+    _no_split_modules: ClassVar[list[str]] = ["JinaBertLayer"]
 
     def _init_weights(self, module: nn.Module) -> None:
         std = getattr(self.config, "initializer_range", 0.02)

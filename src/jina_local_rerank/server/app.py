@@ -134,7 +134,8 @@ def create_app(
     documents_total = Counter("jina_local_rerank_documents", "Documents scored", ["model"], registry=registry)
     queue_depth = Gauge("jina_local_rerank_queue_depth", "Requests waiting for the model", ["model"], registry=registry)
     for name, reranker in table.items():
-        queue_depth.labels(model=name).set_function(lambda b=batchers[id(reranker)]: b.depth)
+        batcher = batchers[id(reranker)]
+        queue_depth.labels(model=name).set_function(lambda b=batcher: b.depth)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

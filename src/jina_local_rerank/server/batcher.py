@@ -86,7 +86,7 @@ class DynamicBatcher:
     async def _score(self, jobs: list[_Job]) -> None:
         try:
             results = await asyncio.to_thread(self.reranker.score_many, [(j.query, j.documents) for j in jobs])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any scoring failure is handed back to its request
             if len(jobs) == 1:
                 if not jobs[0].future.done():
                     jobs[0].future.set_exception(exc)
