@@ -34,3 +34,8 @@ def test_flop_count_matches_the_formula():
     shape = bench.SHAPES["v2-base"]
     per_token = 2 * 12 * (4 * 768 * 768 + 2 * 768 * 3072)
     assert bench.workload_flops(shape, [100]) == per_token * 100 + 4 * 12 * 100 * 100 * 768
+
+
+def test_requests_must_be_positive(capsys):
+    assert main(["bench", "--smoke", "--requests", "0"]) == 2
+    assert "--requests must be a positive integer" in capsys.readouterr().err

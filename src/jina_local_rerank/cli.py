@@ -93,10 +93,11 @@ def _serve(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from transformers.utils import logging as transformers_logging
 
-    from jina_local_rerank import bench, hardware
+    from jina_local_rerank import bench, hardware, validation
 
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
+    validation.check_positive_int("--requests", args.requests, allow_none=False)
     models = ["smoke-v2", "smoke-v1"] if args.smoke else args.models
     documents, repeats, queries = (8, 1, 2) if args.smoke else (args.documents, args.repeats, args.queries)
     baselines = args.baseline_dtype or (

@@ -6,6 +6,7 @@ decisions, and so the fallbacks on CPUs without bf16/fp16 units are explicit.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import logging
@@ -67,11 +68,9 @@ def cpu_capabilities() -> CpuCapabilities:
     def probe(name: str, flag: str) -> bool:
         fn = getattr(torch.cpu, name, None)
         if fn is not None:
-            try:
+            with contextlib.suppress(RuntimeError, AttributeError):  # a torch-internal probe that fails
                 if bool(fn()):
                     return True
-            except (RuntimeError, AttributeError):  # pragma: no cover - torch-internal probe failed
-                return flag in flags
         return flag in flags
 
     return CpuCapabilities(

@@ -6,6 +6,7 @@ batching, score aggregation, ordering) are made here.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -417,16 +418,17 @@ class Reranker:
         One chunk holds everything unless ``pipelined``; then growing chunks let the GPU score one
         chunk while the next is tokenized (``batching.pipeline_chunks``).
         """
-        flat = [(index, position) for index, (_, documents) in enumerate(requests) for position in range(len(documents))]
-        spans = pipeline_chunks(len(flat)) if pipelined else [range(len(flat))]
+        # Each request's documents occupy [starts[i], starts[i + 1]) of one flat sequence; a chunk is a
+        # span of that sequence, cut back into per-request ranges.
+        starts = list(itertools.accumulate((len(documents) for _, documents in requests), initial=0))
+        spans = pipeline_chunks(starts[-1]) if pipelined else [range(starts[-1])]
         chunks: list[list[tuple[int, range]]] = []
         for span in spans:
             chunk: list[tuple[int, range]] = []
-            for request_index, position in (flat[i] for i in span):
-                if chunk and chunk[-1][0] == request_index and chunk[-1][1].stop == position:
-                    chunk[-1] = (request_index, range(chunk[-1][1].start, position + 1))
-                else:
-                    chunk.append((request_index, range(position, position + 1)))
+            for index, (first, end) in enumerate(itertools.pairwise(starts)):
+                low, high = max(span.start, first), min(span.stop, end)
+                if low < high:
+                    chunk.append((index, range(low - first, high - first)))
             chunks.append(chunk)
         return chunks
 
