@@ -1,7 +1,7 @@
 """Speed benchmark (same as ``jina-local-rerank bench``): plain CrossEncoder.predict vs Reranker.
 
-    python benchmarks/bench.py --models v2-base v1-turbo --long --extra-dtype bfloat16
-    python benchmarks/bench.py --smoke
+python benchmarks/bench.py --models v2-base v1-turbo --long --extra-dtype bfloat16
+python benchmarks/bench.py --smoke
 """
 
 import sys

@@ -38,13 +38,17 @@ def main() -> None:
     parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 8192])
     parser.add_argument("--dtype", default="float32")
     args = parser.parse_args()
-    print(f"# {args.size} ({SIZES[args.size]} layers), {args.dtype}, torch {torch.__version__}, "
-          f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    print(
+        f"# {args.size} ({SIZES[args.size]} layers), {args.dtype}, torch {torch.__version__}, "
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
     print("| tokens | time (s) | peak RSS (MiB) |\n|---:|---:|---:|")
     for length in args.lengths:
         out = subprocess.run(
             [sys.executable, "-c", _CHILD, str(SIZES[args.size]), str(length), args.dtype],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         row = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"| {length} | {row['seconds']:.2f} | {row['peak_rss_mib']:.0f} |", flush=True)

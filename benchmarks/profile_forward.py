@@ -1,6 +1,6 @@
 """Where a 100-document rerank spends its time: tokenization, the forward, and the top kernels.
 
-    python benchmarks/profile_forward.py --model v2-base --device cuda
+python benchmarks/profile_forward.py --model v2-base --device cuda
 """
 
 from __future__ import annotations
@@ -27,22 +27,33 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = bench.write_checkpoint(bench.SHAPES[args.model], Path(tmp) / args.model)
-        reranker = Reranker(folder, device=args.device, dtype=args.dtype, cuda_graphs=False if args.no_cuda_graphs else None,
-                            fused_norms=False if args.no_fused_norms else None)
+        reranker = Reranker(
+            folder,
+            device=args.device,
+            dtype=args.dtype,
+            cuda_graphs=False if args.no_cuda_graphs else None,
+            fused_norms=False if args.no_fused_norms else None,
+        )
         query, docs = bench.make_workload(reranker.cross_encoder.tokenizer, args.documents)
         tokenizer, scorer = reranker._parts()
         limits = reranker._window_limits(None, None)
         tokenize = lambda: [p for _, p in reranker._windows(tokenizer, query, docs, *limits, 80)]
         pairs = tokenize()
         forward = lambda: scorer.score(pairs)
-        for name, fn in (("tokenize", tokenize), ("forward", forward), ("rerank", lambda: reranker.rerank(query, docs))):
+        for name, fn in (
+            ("tokenize", tokenize),
+            ("forward", forward),
+            ("rerank", lambda: reranker.rerank(query, docs)),
+        ):
             fn()
             started = time.perf_counter()
             for _ in range(10):
                 fn()
             print(f"{name}: {(time.perf_counter() - started) * 100:.2f} ms")
-        print(f"{len(pairs)} pairs, {sum(len(p) for p in pairs)} tokens, packed={reranker.packed}, "
-              f"cuda_graphs={reranker.cuda_graphs}, fused_norms={reranker.fused_norms}, dtype={reranker.dtype}, attention={reranker.attn_implementation}")
+        print(
+            f"{len(pairs)} pairs, {sum(len(p) for p in pairs)} tokens, packed={reranker.packed}, "
+            f"cuda_graphs={reranker.cuda_graphs}, fused_norms={reranker.fused_norms}, dtype={reranker.dtype}, attention={reranker.attn_implementation}"
+        )
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if reranker.device.type == "cuda" else [])
         with profile(activities=activities) as prof:
             for _ in range(5):

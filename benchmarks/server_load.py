@@ -80,8 +80,10 @@ def main() -> None:
     reranker = Reranker(args.model)
     with serve_in_thread(create_app([reranker])) as url:
         result = asyncio.run(drive(url, served_names(reranker)[-1], args.requests, args.concurrency))
-    print(f"# {args.model}, {args.requests} requests, {args.concurrency} concurrent, statuses {result.statuses}, "
-          f"median {statistics.median(result.latencies_ms):.1f} ms")
+    print(
+        f"# {args.model}, {args.requests} requests, {args.concurrency} concurrent, statuses {result.statuses}, "
+        f"median {statistics.median(result.latencies_ms):.1f} ms"
+    )
     print(result.markdown())
 
 

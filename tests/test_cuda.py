@@ -80,7 +80,10 @@ def test_cuda_fused_norms_match_eager_norms(folder):
     assert not fusion._broken  # the kernel compiled and ran
     assert scores[0] == pytest.approx(scores[1], abs=1e-2)
     # The fused add runs in fp32, so it is at least about as close to fp32 as the eager one.
-    assert max(abs(a - b) for a, b in zip(scores[0], scores[2])) <= 1.5 * max(abs(a - b) for a, b in zip(scores[1], scores[2])) + 1e-3
+    assert (
+        max(abs(a - b) for a, b in zip(scores[0], scores[2]))
+        <= 1.5 * max(abs(a - b) for a, b in zip(scores[1], scores[2])) + 1e-3
+    )
 
 
 def test_cuda_token_budget_follows_memory():

@@ -22,7 +22,9 @@ def test_notebook_runs(notebook, monkeypatch):
     monkeypatch.setenv("JINA_LOCAL_RERANK_V1_MODEL", str(V1_TINY))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
+    ).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
 
@@ -30,7 +32,11 @@ def test_notebook_runs(notebook, monkeypatch):
 def test_docs_build_strict(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-        cwd=ROOT, capture_output=True, text=True, check=False, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "site" / "index.html").exists()

@@ -113,7 +113,9 @@ def test_rerank_windows_scores_and_order(rerankers, name, case):
     params, inputs, expected = case["params"], case["inputs"], case["expected"]
     tolerance = _tolerance(name, "scores_atol")
     kwargs = {
-        "max_query_length": params["max_query_length"], "max_length": params["max_length"], "overlap": params["overlap_tokens"]
+        "max_query_length": params["max_query_length"],
+        "max_length": params["max_length"],
+        "overlap": params["overlap_tokens"],
     }
     details = reranker.score_documents(inputs["query"], inputs["documents"], **kwargs)
     # Every window: the same token ids, in document order and left to right, with the same score.

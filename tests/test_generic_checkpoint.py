@@ -10,7 +10,23 @@ from transformers import BertConfig, BertForSequenceClassification, BertTokenize
 from jina_local_rerank import Reranker
 from jina_local_rerank.checkpoint import Architecture
 
-WORDS = ["organic", "skincare", "products", "for", "sensitive", "skin", "gentle", "creams", "calm", "the", "train", "leaves", "at", "platform", "seven"]
+WORDS = [
+    "organic",
+    "skincare",
+    "products",
+    "for",
+    "sensitive",
+    "skin",
+    "gentle",
+    "creams",
+    "calm",
+    "the",
+    "train",
+    "leaves",
+    "at",
+    "platform",
+    "seven",
+]
 
 
 @pytest.fixture(scope="module")

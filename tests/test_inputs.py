@@ -8,7 +8,11 @@ from conftest import V2_TINY
 from jina_local_rerank import Reranker
 
 QUERY = "Organic skincare products for sensitive skin"
-DOCS = ["Gentle organic creams calm sensitive skin.", "The train leaves at 9:45.", "Bio-Hautpflege für empfindliche Haut."]
+DOCS = [
+    "Gentle organic creams calm sensitive skin.",
+    "The train leaves at 9:45.",
+    "Bio-Hautpflege für empfindliche Haut.",
+]
 
 
 @pytest.mark.parametrize("query", [None, 3, b"bytes", ["a"]])
@@ -68,7 +72,9 @@ def test_top_n_none_returns_all_and_large_top_n_is_clamped(v2_reranker):
 
 
 def test_max_length_below_twice_the_query_length_names_the_numbers(v2_reranker):
-    with pytest.raises(ValueError, match=r"max_length \(100\) must be at least 2 \* max_query_length \(2 \* 64 = 128\)"):
+    with pytest.raises(
+        ValueError, match=r"max_length \(100\) must be at least 2 \* max_query_length \(2 \* 64 = 128\)"
+    ):
         v2_reranker.rerank(QUERY, DOCS, max_length=100, max_query_length=64)
 
 

@@ -17,8 +17,9 @@ from jina_local_rerank.architectures.jina_bert import JinaBertConfig, JinaBertFo
 
 def test_slopes_for_twelve_heads_follow_the_rule():
     torch.manual_seed(0)
-    config = JinaBertConfig(vocab_size=50, hidden_size=48, num_hidden_layers=1, num_attention_heads=12,
-                            intermediate_size=32)
+    config = JinaBertConfig(
+        vocab_size=50, hidden_size=48, num_hidden_layers=1, num_attention_heads=12, intermediate_size=32
+    )
     model = JinaBertForSequenceClassification(config)
     expected = [2.0**-k for k in range(1, 9)] + [2.0**-k for k in (0.5, 1.5, 2.5, 3.5)]
     assert model.bert.alibi_slopes.tolist() == pytest.approx(expected)
@@ -46,8 +47,9 @@ def _eager_reference(model: JinaBertForSequenceClassification, ids: torch.Tensor
 
 def test_blocked_attention_equals_the_full_bias_reference(monkeypatch):
     torch.manual_seed(1)
-    config = JinaBertConfig(vocab_size=100, hidden_size=48, num_hidden_layers=2, num_attention_heads=6,
-                            intermediate_size=64)
+    config = JinaBertConfig(
+        vocab_size=100, hidden_size=48, num_hidden_layers=2, num_attention_heads=6, intermediate_size=64
+    )
     model = JinaBertForSequenceClassification(config).eval()
     ids = torch.randint(5, 100, (2, 700))
     mask = torch.ones_like(ids)

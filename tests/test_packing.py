@@ -76,8 +76,15 @@ def test_packing_a_generic_checkpoint_is_refused(tmp_path):
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nb\n")
     BertTokenizerFast(vocab_file=str(vocab), model_max_length=32).save_pretrained(tmp_path)
-    config = BertConfig(vocab_size=7, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=16, max_position_embeddings=32, num_labels=1)
+    config = BertConfig(
+        vocab_size=7,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=32,
+        num_labels=1,
+    )
     BertForSequenceClassification(config).save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="packed=True needs one of Jina's native architectures"):
         Reranker(tmp_path, device="cpu", packed=True)

@@ -38,19 +38,30 @@ def core():
 @pytest.fixture(scope="module")
 def server(core):
     v1 = Reranker(V1_TINY, device="cpu", dtype="float32")
-    app = create_app({"jina-v2-tiny": core, "jina-v1-tiny": v1}, api_key=KEY,
-                     limits=ServerLimits(max_documents=50, max_document_chars=20_000, max_body_bytes=200_000))
+    app = create_app(
+        {"jina-v2-tiny": core, "jina-v1-tiny": v1},
+        api_key=KEY,
+        limits=ServerLimits(max_documents=50, max_document_chars=20_000, max_body_bytes=200_000),
+    )
     with serve_in_thread(app) as url:
         yield url
 
 
 def test_jina_schema_with_object_documents(server, core):
     documents = [DOCS[0], {"text": DOCS[1], "source": "blog", "n": 3}, {"text": DOCS[2]}, DOCS[3]]
-    body = {"model": "jina-v2-tiny", "query": {"text": QUERY}, "documents": documents, "top_n": 3, "return_documents": True}
+    body = {
+        "model": "jina-v2-tiny",
+        "query": {"text": QUERY},
+        "documents": documents,
+        "top_n": 3,
+        "return_documents": True,
+    }
     answer = httpx.post(f"{server}/v1/rerank", json=body, headers=AUTH).json()
     expected = core.rerank(QUERY, DOCS, top_n=3)
     assert [r["index"] for r in answer["results"]] == [r.index for r in expected]
-    assert [r["relevance_score"] for r in answer["results"]] == pytest.approx([r.relevance_score for r in expected], abs=1e-6)
+    assert [r["relevance_score"] for r in answer["results"]] == pytest.approx(
+        [r.relevance_score for r in expected], abs=1e-6
+    )
     by_index = {r["index"]: r["document"] for r in answer["results"]}
     if 1 in by_index:
         assert by_index[1] == {"text": DOCS[1], "source": "blog", "n": 3}
@@ -122,11 +133,13 @@ def test_bad_requests_get_4xx_with_a_message(server, request_kwargs, status, mes
 
 
 def test_empty_documents_and_whitespace_are_answered(server):
-    answer = httpx.post(f"{server}/v1/rerank", json={"model": "jina-v2-tiny", "query": QUERY, "documents": []},
-                        headers=AUTH).json()
+    answer = httpx.post(
+        f"{server}/v1/rerank", json={"model": "jina-v2-tiny", "query": QUERY, "documents": []}, headers=AUTH
+    ).json()
     assert answer["results"] == []
-    answer = httpx.post(f"{server}/v1/rerank", json={"model": "jina-v2-tiny", "query": "", "documents": ["", " "]},
-                        headers=AUTH)
+    answer = httpx.post(
+        f"{server}/v1/rerank", json={"model": "jina-v2-tiny", "query": "", "documents": ["", " "]}, headers=AUTH
+    )
     assert answer.status_code == 200 and len(answer.json()["results"]) == 2
 
 
@@ -145,16 +158,23 @@ def test_concurrent_requests_share_batches_and_get_serial_scores(core):
     app = create_app([core], limits=ServerLimits(max_wait_ms=20))
     expected = {i: core.rerank(QUERY, DOCS[i:] + DOCS[:i]) for i in range(4)}
     with serve_in_thread(app) as url:
+
         async def run():
             async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-                return await asyncio.gather(*(
-                    client.post("/v1/rerank", json={"query": QUERY, "documents": DOCS[i % 4:] + DOCS[:i % 4]})
-                    for i in range(24)))
+                return await asyncio.gather(
+                    *(
+                        client.post("/v1/rerank", json={"query": QUERY, "documents": DOCS[i % 4 :] + DOCS[: i % 4]})
+                        for i in range(24)
+                    )
+                )
+
         responses = asyncio.run(run())
     for i, response in enumerate(responses):
         got = response.json()["results"]
         assert [r["index"] for r in got] == [r.index for r in expected[i % 4]]
-        assert [r["relevance_score"] for r in got] == pytest.approx([r.relevance_score for r in expected[i % 4]], abs=1e-5)
+        assert [r["relevance_score"] for r in got] == pytest.approx(
+            [r.relevance_score for r in expected[i % 4]], abs=1e-5
+        )
 
 
 def test_bounded_load_has_no_errors(core):

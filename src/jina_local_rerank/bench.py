@@ -61,8 +61,13 @@ def write_checkpoint(shape: Shape, folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     folder.mkdir(parents=True, exist_ok=True)
     config = json.loads((_assets(shape.assets) / "config.json").read_text())
-    config.update(hidden_size=shape.hidden, num_hidden_layers=shape.layers, num_attention_heads=shape.heads,
-                  intermediate_size=shape.intermediate, vocab_size=shape.vocab)
+    config.update(
+        hidden_size=shape.hidden,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        intermediate_size=shape.intermediate,
+        vocab_size=shape.vocab,
+    )
     for item in _assets(shape.assets).iterdir():
         if item.name != "config.json":
             (folder / item.name).write_bytes(item.read_bytes())
@@ -220,8 +225,10 @@ def run(
         load_seconds = time.perf_counter() - started
         fp32 = Reranker(folder, device=torch_device, dtype="float32")
         tokenizer = ours.cross_encoder.tokenizer
-        work = [make_workload(tokenizer, documents if not long else max(2, documents // 10), seed=seed, long=long)
-                for seed in range(requests)]
+        work = [
+            make_workload(tokenizer, documents if not long else max(2, documents // 10), seed=seed, long=long)
+            for seed in range(requests)
+        ]
         pairs = [[query, d] for query, docs in work for d in docs]
         lengths = [len(tokenizer(query, d, truncation=True, max_length=1024)["input_ids"]) for query, d in pairs]
         baseline_flops = workload_flops(shape, lengths)
@@ -230,9 +237,18 @@ def run(
             baseline = _baseline(shape, folder, torch_device, base_dtype)
             elapsed = _best_time(functools.partial(baseline.predict, pairs), torch_device, repeats)
             base_time = base_time or elapsed
-            rows.append(Row(model, workload, "CrossEncoder.predict", base_dtype, elapsed * 1000 / requests,
-                            len(pairs) / elapsed, speedup=base_time / elapsed,
-                            achieved_tflops=baseline_flops / elapsed / 1e12))
+            rows.append(
+                Row(
+                    model,
+                    workload,
+                    "CrossEncoder.predict",
+                    base_dtype,
+                    elapsed * 1000 / requests,
+                    len(pairs) / elapsed,
+                    speedup=base_time / elapsed,
+                    achieved_tflops=baseline_flops / elapsed / 1e12,
+                )
+            )
             del baseline
 
         engines = [("Reranker (defaults)", ours)] + [
@@ -250,16 +266,32 @@ def run(
             flops = workload_flops(shape, [len(pair) for pair in windows])
             peak = peak_matmul_rate(torch_device, reranker.dtype)
             delta, agreement = _accuracy(reranker, fp32, tokenizer, documents, queries, long)
-            rows.append(Row(
-                model, workload, label, str(reranker.dtype).removeprefix("torch."), elapsed * 1000 / requests,
-                len(pairs) / elapsed, speedup=base_time / elapsed, floor_ratio=elapsed / (flops / peak),
-                achieved_tflops=flops / elapsed / 1e12, forward_tflops=flops / forward / 1e12,
-                max_abs_delta=delta, top3_agreement=agreement,
-                extra={"load_seconds": round(load_seconds, 2), "peak_matmul_tflops": round(peak / 1e12, 3),
-                       "workload_tflop": round(flops / 1e12, 4), "forward_ms": round(forward * 1000, 2),
-                       "packed": reranker.packed, "cuda_graphs": reranker.cuda_graphs,
-                       "fused_norms": reranker.fused_norms, "attention": reranker.attn_implementation},
-            ))
+            rows.append(
+                Row(
+                    model,
+                    workload,
+                    label,
+                    str(reranker.dtype).removeprefix("torch."),
+                    elapsed * 1000 / requests,
+                    len(pairs) / elapsed,
+                    speedup=base_time / elapsed,
+                    floor_ratio=elapsed / (flops / peak),
+                    achieved_tflops=flops / elapsed / 1e12,
+                    forward_tflops=flops / forward / 1e12,
+                    max_abs_delta=delta,
+                    top3_agreement=agreement,
+                    extra={
+                        "load_seconds": round(load_seconds, 2),
+                        "peak_matmul_tflops": round(peak / 1e12, 3),
+                        "workload_tflop": round(flops / 1e12, 4),
+                        "forward_ms": round(forward * 1000, 2),
+                        "packed": reranker.packed,
+                        "cuda_graphs": reranker.cuda_graphs,
+                        "fused_norms": reranker.fused_norms,
+                        "attention": reranker.attn_implementation,
+                    },
+                )
+            )
     rows[0].extra["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if torch_device.type == "cuda":
         rows[0].extra["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
@@ -269,8 +301,12 @@ def run(
 def _baseline(shape: Shape, folder: Path, device: torch.device, dtype: str = "float32") -> CrossEncoder:
     """What a peer adapter gives you: CrossEncoder defaults (batch 32, padded) on the same architecture."""
     if shape.architecture is Architecture.JINA_V2:
-        return CrossEncoder(str(folder / "native"), device=str(device), local_files_only=True,
-                            model_kwargs={"dtype": hardware.parse_dtype(dtype)})
+        return CrossEncoder(
+            str(folder / "native"),
+            device=str(device),
+            local_files_only=True,
+            model_kwargs={"dtype": hardware.parse_dtype(dtype)},
+        )
     return Reranker(folder, device=device, dtype=dtype).cross_encoder
 
 
@@ -320,9 +356,11 @@ def to_markdown(rows: list[Row]) -> str:
 def resources_line(rows: list[Row]) -> str:
     """Load time of our default engine and the process's peak memory so far, for one run's rows."""
     ours = next((r for r in rows if "load_seconds" in r.extra), None)
-    parts = [f"load {ours.extra['load_seconds']} s" if ours else None,
-             f"peak RSS {rows[0].extra.get('peak_rss_mib')} MiB",
-             f"peak GPU {rows[0].extra['peak_gpu_mib']} MiB" if "peak_gpu_mib" in rows[0].extra else None]
+    parts = [
+        f"load {ours.extra['load_seconds']} s" if ours else None,
+        f"peak RSS {rows[0].extra.get('peak_rss_mib')} MiB",
+        f"peak GPU {rows[0].extra['peak_gpu_mib']} MiB" if "peak_gpu_mib" in rows[0].extra else None,
+    ]
     return f"{rows[0].model}, {rows[0].workload}: " + ", ".join(p for p in parts if p)
 
 

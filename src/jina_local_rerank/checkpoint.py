@@ -136,9 +136,7 @@ def read_config(folder: Path) -> dict[str, Any]:
 def detect_architecture(config: dict[str, Any]) -> Architecture:
     """Tell Jina's layouts from ordinary checkpoints by their config keys, never by their name."""
     auto_map = json.dumps(config.get("auto_map") or {})
-    if "model_type" not in config and (
-        "XLMRobertaFlashConfig" in auto_map or "use_flash_attn" in config
-    ):
+    if "model_type" not in config and ("XLMRobertaFlashConfig" in auto_map or "use_flash_attn" in config):
         return Architecture.JINA_V2
     if config.get("model_type") == "bert" and (
         config.get("position_embedding_type") == "alibi"

@@ -106,13 +106,28 @@ def _bench(args: argparse.Namespace) -> int:
     rows = []
     for model in models:
         for long in (False, True) if args.long else (False,):
-            new_rows = bench.run(model, device=args.device, documents=documents, repeats=repeats, queries=queries,
-                                 long=long, extra_dtypes=tuple(args.extra_dtype), baseline_dtypes=tuple(baselines))
+            new_rows = bench.run(
+                model,
+                device=args.device,
+                documents=documents,
+                repeats=repeats,
+                queries=queries,
+                long=long,
+                extra_dtypes=tuple(args.extra_dtype),
+                baseline_dtypes=tuple(baselines),
+            )
             rows += new_rows
             print(bench.to_markdown(new_rows) + "\n" + bench.resources_line(new_rows) + "\n", flush=True)
         if args.requests > 1:
-            new_rows = bench.run(model, device=args.device, documents=documents, repeats=repeats, queries=queries,
-                                 baseline_dtypes=tuple(baselines), requests=args.requests)
+            new_rows = bench.run(
+                model,
+                device=args.device,
+                documents=documents,
+                repeats=repeats,
+                queries=queries,
+                baseline_dtypes=tuple(baselines),
+                requests=args.requests,
+            )
             rows += new_rows
             print(bench.to_markdown(new_rows) + "\n" + bench.resources_line(new_rows) + "\n", flush=True)
     print("\n" + bench.to_markdown(rows))
@@ -136,25 +151,36 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(model=None)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--api-key", default=None, help="require 'Authorization: Bearer KEY' (or set JINA_LOCAL_RERANK_API_KEY)")
+    serve.add_argument(
+        "--api-key", default=None, help="require 'Authorization: Bearer KEY' (or set JINA_LOCAL_RERANK_API_KEY)"
+    )
     serve.add_argument("--max-queue", type=int, default=64, help="waiting requests before answering 503")
     serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
     serve.add_argument("--max-documents", type=int, default=1000, help="documents per request")
     serve.set_defaults(handler=_serve)
 
     bench = commands.add_parser("bench", help="speed of plain CrossEncoder.predict vs Reranker on random models")
-    bench.add_argument("--models", nargs="+", default=["v2-base", "v1-turbo"],
-                       help="v2-base, v1-turbo, v1-tiny (default: %(default)s)")
+    bench.add_argument(
+        "--models", nargs="+", default=["v2-base", "v1-turbo"], help="v2-base, v1-turbo, v1-tiny (default: %(default)s)"
+    )
     bench.add_argument("--device", default=None)
     bench.add_argument("--documents", type=int, default=100)
     bench.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported")
     bench.add_argument("--queries", type=int, default=5, help="random queries for the accuracy columns")
     bench.add_argument("--long", action="store_true", help="also a long-document workload that needs windows")
     bench.add_argument("--extra-dtype", action="append", default=[], help="also time Reranker with this dtype")
-    bench.add_argument("--baseline-dtype", action="append", default=[],
-                       help="dtypes of the CrossEncoder.predict baseline (default: float32, plus bfloat16 on CUDA)")
-    bench.add_argument("--requests", type=int, default=1,
-                       help="also a throughput workload: this many queries of --documents each in one call")
+    bench.add_argument(
+        "--baseline-dtype",
+        action="append",
+        default=[],
+        help="dtypes of the CrossEncoder.predict baseline (default: float32, plus bfloat16 on CUDA)",
+    )
+    bench.add_argument(
+        "--requests",
+        type=int,
+        default=1,
+        help="also a throughput workload: this many queries of --documents each in one call",
+    )
     bench.add_argument("--smoke", action="store_true", help="tiny models and workload (for CI)")
     bench.add_argument("--output", default=None, help="write the rows as JSON here")
     bench.set_defaults(handler=_bench)

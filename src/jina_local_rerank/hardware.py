@@ -163,9 +163,12 @@ def to_device(features: dict[str, Any], device: torch.device) -> dict[str, Any]:
     finished everything already queued, which would stop the host from preparing the next batch.
     """
     if device.type != "cuda":
-        return {name: value.to(device) if isinstance(value, torch.Tensor) else value for name, value in features.items()}
+        return {
+            name: value.to(device) if isinstance(value, torch.Tensor) else value for name, value in features.items()
+        }
     return {
-        name: value.pin_memory().to(device, non_blocking=True) if isinstance(value, torch.Tensor) and value.device.type == "cpu"
+        name: value.pin_memory().to(device, non_blocking=True)
+        if isinstance(value, torch.Tensor) and value.device.type == "cpu"
         else value
         for name, value in features.items()
     }

@@ -35,9 +35,7 @@ def logits_to_scores(logits: torch.Tensor) -> torch.Tensor:
 class PairScorer:
     """Runs the CrossEncoder's modules on pre-tokenized pairs and returns sigmoid scores."""
 
-    def __init__(
-        self, cross_encoder: CrossEncoder, pad_token_id: int, token_budget: int, packed: bool = False
-    ) -> None:
+    def __init__(self, cross_encoder: CrossEncoder, pad_token_id: int, token_budget: int, packed: bool = False) -> None:
         self.cross_encoder = cross_encoder
         self.pad_token_id = pad_token_id
         self.token_budget = token_budget

@@ -135,6 +135,10 @@ class NativeTransformer(Transformer):
 
 
 def native_transformer_class(architecture: Architecture) -> type[NativeTransformer]:
-    return type(f"Native{architecture.name.title().replace('_', '')}Transformer", (NativeTransformer,), {
-        "layout": native_layout(architecture),
-    })
+    return type(
+        f"Native{architecture.name.title().replace('_', '')}Transformer",
+        (NativeTransformer,),
+        {
+            "layout": native_layout(architecture),
+        },
+    )

@@ -62,7 +62,9 @@ def bucket_tokens(total: int, minimum: int = 256) -> int:
     return -(-total // step) * step
 
 
-def pad_packed(features: dict[str, Any], tokens: int, sequences: int, max_seqlen: int, pad_token_id: int) -> dict[str, Any]:
+def pad_packed(
+    features: dict[str, Any], tokens: int, sequences: int, max_seqlen: int, pad_token_id: int
+) -> dict[str, Any]:
     """Grow packed host features to exactly ``tokens`` tokens in ``sequences`` sequences.
 
     The extra tokens form dummy sequences of at most ``max_seqlen`` tokens; the remaining slots are

@@ -118,9 +118,9 @@ class Reranker:
         self._token = token
         self.trust_remote_code = trust_remote_code
         self.show_progress_bar = show_progress_bar
-        self.token_budget = validation.check_positive_int("token_budget", token_budget) or hardware.default_token_budget(
-            self.device
-        )
+        self.token_budget = validation.check_positive_int(
+            "token_budget", token_budget
+        ) or hardware.default_token_budget(self.device)
         self.packed = packed
         self.cuda_graphs = cuda_graphs
         self.fused_norms = fused_norms
@@ -390,7 +390,12 @@ class Reranker:
                 for request_index, positions in chunk:
                     query, documents = checked[request_index]
                     windows = self._windows(
-                        tokenizer, query, documents[positions.start : positions.stop], max_length, max_query_length, overlap
+                        tokenizer,
+                        query,
+                        documents[positions.start : positions.stop],
+                        max_length,
+                        max_query_length,
+                        overlap,
                     )
                     for position, pair in windows:
                         chunk_pairs.append(pair)

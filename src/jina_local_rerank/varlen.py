@@ -68,8 +68,16 @@ def varlen_attention(
 
             slopes = None if alibi_slopes is None else alibi_slopes.float()
             return flash_attn_varlen_func(
-                query, key, value, cu_seqlens, cu_seqlens, max_seqlen, max_seqlen,
-                softmax_scale=scale, causal=False, alibi_slopes=slopes,
+                query,
+                key,
+                value,
+                cu_seqlens,
+                cu_seqlens,
+                max_seqlen,
+                max_seqlen,
+                softmax_scale=scale,
+                causal=False,
+                alibi_slopes=slopes,
             )
         kernel = _torch_varlen()
         extra = {"scale": scale} if scale is not None and _torch_varlen_takes_scale() else {}

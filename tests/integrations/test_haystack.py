@@ -74,7 +74,11 @@ def test_yaml_round_trip_gives_the_same_result(pipeline):
 def test_to_dict_from_dict_keeps_settings_and_secrets_stay_env_vars():
     ranker = _ranker(top_k=4, score_threshold=0.2, max_length=256, meta_fields_to_embed=["title"])
     data = ranker.to_dict()
-    assert data["init_parameters"]["token"] == {"type": "env_var", "env_vars": ["HF_API_TOKEN", "HF_TOKEN"], "strict": False}
+    assert data["init_parameters"]["token"] == {
+        "type": "env_var",
+        "env_vars": ["HF_API_TOKEN", "HF_TOKEN"],
+        "strict": False,
+    }
     assert data["init_parameters"]["device"] == {"type": "single", "device": "cpu"}
     assert JinaLocalRanker.from_dict(data).to_dict() == data
     with pytest.raises(ValueError):

@@ -40,7 +40,10 @@ def core():
 def store():
     vectorstore = InMemoryVectorStore(DeterministicFakeEmbedding(size=16))
     vectorstore.add_documents(
-        [Document(page_content=t, metadata={"source": f"doc-{i}", "tags": ["a"]}, id=f"id-{i}") for i, t in enumerate(TEXTS)]
+        [
+            Document(page_content=t, metadata={"source": f"doc-{i}", "tags": ["a"]}, id=f"id-{i}")
+            for i, t in enumerate(TEXTS)
+        ]
     )
     return vectorstore
 

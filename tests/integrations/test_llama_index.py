@@ -70,8 +70,10 @@ class CallbackCollector(BaseCallbackHandler):
 
 @pytest.fixture(scope="module")
 def index():
-    documents = [Document(text=t, metadata={"position": i}, excluded_embed_metadata_keys=["position"])
-                 for i, t in enumerate(TEXTS)]
+    documents = [
+        Document(text=t, metadata={"position": i}, excluded_embed_metadata_keys=["position"])
+        for i, t in enumerate(TEXTS)
+    ]
     return VectorStoreIndex.from_documents(documents, embed_model=MockEmbedding(embed_dim=8))
 
 

@@ -106,9 +106,7 @@ class JinaBertSelfAttention(nn.Module):
         # [..., tokens, hidden] -> [..., tokens, heads, head_dim]
         return x.view(*x.shape[:-1], self.num_heads, self.head_dim)
 
-    def forward_padded(
-        self, hidden: torch.Tensor, padding_bias: torch.Tensor, slopes: torch.Tensor
-    ) -> torch.Tensor:
+    def forward_padded(self, hidden: torch.Tensor, padding_bias: torch.Tensor, slopes: torch.Tensor) -> torch.Tensor:
         """SDPA with ALiBi + padding as an additive mask, in query blocks for long sequences."""
         batch, length, _ = hidden.shape
         q, k, v = (self._heads(proj(hidden)).transpose(1, 2) for proj in (self.query, self.key, self.value))
@@ -221,9 +219,7 @@ class JinaBertModel(JinaBertPreTrainedModel):
         self.embeddings = JinaBertEmbeddings(config)
         self.encoder = JinaBertEncoder(config)
         self.pooler = JinaBertPooler(config)
-        self.register_buffer(
-            "alibi_slopes", torch.tensor(alibi_slopes(config.num_attention_heads)), persistent=False
-        )
+        self.register_buffer("alibi_slopes", torch.tensor(alibi_slopes(config.num_attention_heads)), persistent=False)
         self.post_init()
 
     def _use_flash(self, hidden: torch.Tensor) -> bool:

@@ -99,7 +99,9 @@ def _attention(
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
     if cu_seq_lens_q is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+        )
     # [1, heads, tokens, dim] -> [tokens, heads, dim] and back to transformers' [1, tokens, heads, dim].
     q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))
     return varlen_attention(q, k, v, cu_seq_lens_q, int(max_length_q), scale=scaling)[None], None
@@ -109,7 +111,9 @@ AttentionInterface.register(ATTENTION_IMPLEMENTATION, _attention)
 AttentionMaskInterface.register(ATTENTION_IMPLEMENTATION, sdpa_mask)
 
 
-def _output_forward(self: XLMRobertaSelfOutput | XLMRobertaOutput, hidden_states: torch.Tensor, input_tensor: torch.Tensor) -> torch.Tensor:
+def _output_forward(
+    self: XLMRobertaSelfOutput | XLMRobertaOutput, hidden_states: torch.Tensor, input_tensor: torch.Tensor
+) -> torch.Tensor:
     """transformers' own block output, with the residual add and LayerNorm as one call (fusion.py)."""
     return fusion.add_layer_norm(self.dropout(self.dense(hidden_states)), input_tensor, self.LayerNorm)
 

@@ -122,7 +122,10 @@ def create_app(
     api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
     batchers = {
         id(r): DynamicBatcher(
-            r, max_wait_ms=limits.max_wait_ms, max_batch_documents=limits.max_batch_documents, max_queue=limits.max_queue
+            r,
+            max_wait_ms=limits.max_wait_ms,
+            max_batch_documents=limits.max_batch_documents,
+            max_queue=limits.max_queue,
         )
         for r in table.values()
     }
@@ -164,8 +167,11 @@ def create_app(
             return
         header = request.headers.get("authorization", "")
         if header != f"Bearer {api_key}":
-            raise HTTPException(401, "Missing or wrong API key: send 'Authorization: Bearer <key>'.",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                401,
+                "Missing or wrong API key: send 'Authorization: Bearer <key>'.",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
 
     def pick(model: str | None) -> tuple[str, Reranker]:
         if model is None:
@@ -205,8 +211,12 @@ def create_app(
         order = sorted(range(len(result.scores)), key=lambda i: (-result.scores[i], i))
         return order[:top_n] if top_n is not None else order
 
-    @app.post("/v1/rerank", response_model=JinaRerankResponse, response_model_exclude_none=True,
-              dependencies=[Depends(authorize)])
+    @app.post(
+        "/v1/rerank",
+        response_model=JinaRerankResponse,
+        response_model_exclude_none=True,
+        dependencies=[Depends(authorize)],
+    )
     async def rerank_v1(body: JinaRerankRequest) -> JinaRerankResponse:
         name, reranker = pick(body.model)
         result = await score(name, reranker, body.query_text(), body.document_texts())
@@ -233,14 +243,18 @@ def create_app(
         return CohereV2RerankResponse(
             id=str(uuid.uuid4()),
             results=[CohereV2Hit(index=i, relevance_score=result.scores[i]) for i in ranked(result, body.top_n)],
-            meta={"api_version": {"version": "2"}, "billed_units": {"search_units": 1,
-                                                                    "input_tokens": result.total_tokens}},
+            meta={
+                "api_version": {"version": "2"},
+                "billed_units": {"search_units": 1, "input_tokens": result.total_tokens},
+            },
         )
 
     @app.get("/v1/models", dependencies=[Depends(authorize)])
     async def list_models() -> dict[str, Any]:
-        return {"object": "list",
-                "data": [{"id": name, "object": "model", "owned_by": "jina-local-rerank"} for name in table]}
+        return {
+            "object": "list",
+            "data": [{"id": name, "object": "model", "owned_by": "jina-local-rerank"} for name in table],
+        }
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
