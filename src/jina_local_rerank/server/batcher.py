@@ -77,7 +77,7 @@ class DynamicBatcher:
                     break
                 try:
                     job = await asyncio.wait_for(self._queue.get(), remaining)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
                 jobs.append(job)
                 documents += len(job.documents)
