@@ -1,18 +1,47 @@
-"""Jina AI's rerankers on your own machine: one scoring core for LlamaIndex, LangChain and Haystack."""
+"""Jina AI's rerankers on your own machine: one scoring core for LlamaIndex, LangChain and Haystack.
+
+The public names load on first use (PEP 562), so ``import jina_local_rerank`` and the command
+line's ``--help`` stay fast: torch and transformers are imported only when a model is needed.
+"""
 
 from __future__ import annotations
 
-from jina_local_rerank.errors import CheckpointMismatchError, JinaLocalRerankError, ModelNotAvailableError
-from jina_local_rerank.registry import DEFAULT_MODEL, KNOWN_MODELS, ModelSpec
-from jina_local_rerank.reranker import DocumentScores, Reranker, ScoredWindow
-from jina_local_rerank.results import RerankResult
-from jina_local_rerank.shared import clear_shared_rerankers, shared_reranker
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "CheckpointMismatchError": "jina_local_rerank.errors",
+    "JinaLocalRerankError": "jina_local_rerank.errors",
+    "ModelNotAvailableError": "jina_local_rerank.errors",
+    "DEFAULT_MODEL": "jina_local_rerank.registry",
+    "KNOWN_MODELS": "jina_local_rerank.registry",
+    "MODEL_ENV": "jina_local_rerank.registry",
+    "ModelSpec": "jina_local_rerank.registry",
+    "default_model": "jina_local_rerank.registry",
+    "DocumentScores": "jina_local_rerank.reranker",
+    "Reranker": "jina_local_rerank.reranker",
+    "ScoredWindow": "jina_local_rerank.reranker",
+    "RerankResult": "jina_local_rerank.results",
+    "clear_shared_rerankers": "jina_local_rerank.shared",
+    "shared_reranker": "jina_local_rerank.shared",
+    "setting_text": "jina_local_rerank.hardware",
+}
+
+if TYPE_CHECKING:
+    from jina_local_rerank.errors import CheckpointMismatchError, JinaLocalRerankError, ModelNotAvailableError
+    from jina_local_rerank.hardware import setting_text
+    from jina_local_rerank.registry import DEFAULT_MODEL, KNOWN_MODELS, MODEL_ENV, ModelSpec, default_model
+    from jina_local_rerank.reranker import DocumentScores, Reranker, ScoredWindow
+    from jina_local_rerank.results import RerankResult
+    from jina_local_rerank.shared import clear_shared_rerankers, shared_reranker
 
 __all__ = [
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
+    "MODEL_ENV",
     "CheckpointMismatchError",
     "DocumentScores",
     "JinaLocalRerankError",
@@ -23,5 +52,20 @@ __all__ = [
     "ScoredWindow",
     "__version__",
     "clear_shared_rerankers",
+    "default_model",
+    "setting_text",
     "shared_reranker",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jina_local_rerank' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

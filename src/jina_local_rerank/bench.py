@@ -12,6 +12,7 @@ import json
 import math
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 from sentence_transformers import CrossEncoder
+from tqdm import tqdm
 
 from jina_local_rerank import hardware
 from jina_local_rerank.checkpoint import Architecture
@@ -161,6 +163,36 @@ def peak_matmul_rate(device: torch.device, dtype: torch.dtype, size: int | None 
     return 2 * size**3 / _best_time(lambda: a @ b, device, repeats=5 if device.type == "cpu" else 20)
 
 
+def estimate_seconds(
+    models: list[str],
+    *,
+    device: torch.device,
+    documents: int,
+    repeats: int,
+    queries: int,
+    long: bool = False,
+    engines: int = 1,
+    baselines: int = 1,
+    requests: int = 1,
+) -> float:
+    """Rough wall time of a ``bench`` invocation, from this machine's fp32 matmul rate, said before it starts."""
+    rate = peak_matmul_rate(device, torch.float32, size=1024 if device.type == "cpu" else None)
+    total = 0.0
+    for model in models:
+        shape = SHAPES[model]
+        workloads = [(documents, 170)] + ([(max(2, documents // 10) * 4, 1024)] if long else [])
+        for count, tokens in workloads:
+            one_pass = workload_flops(shape, [tokens] * count) / rate
+            # The plain baseline runs at about half the floor's speed; ours also times the bare forward
+            # and scores the accuracy queries with fp32 besides.
+            passes = baselines * 2 * (repeats + 1) + engines * (
+                2 * (repeats + 1) + 2 * queries * min(count, 50) / count
+            )
+            total += one_pass * passes * max(1, requests if count == documents else 1)
+        total += 2 + 8 * shape.hidden * shape.vocab / 2e8  # writing and loading the random checkpoint
+    return total
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -206,8 +238,12 @@ def run(
     extra_dtypes: tuple[str, ...] = (),
     baseline_dtypes: tuple[str, ...] = ("float32",),
     requests: int = 1,
+    progress: bool = False,
 ) -> list[Row]:
     """Benchmark one model shape on one workload; the first rows are the baselines (fp32 first).
+
+    ``progress`` shows a bar of the stages on stderr; the temporary checkpoint folder is removed
+    however the run ends (the command line turns SIGTERM into an exit for that).
 
     ``requests`` > 1 times a throughput workload: that many queries (``documents`` each) in one call,
     ``score_many`` for us and one ``predict`` over all pairs for the baseline, as a server batches them.
@@ -218,8 +254,22 @@ def run(
     if requests > 1:
         workload = f"{requests} x {workload}"
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    stages = tqdm(
+        total=2 + len(baseline_dtypes) + 2 * (1 + len(extra_dtypes)),
+        desc=f"{model}, {workload}",
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    )
+
+    def stage(name: str) -> None:
+        stages.set_postfix_str(name, refresh=False)
+        stages.update()
+
+    with stages, tempfile.TemporaryDirectory(prefix="jina-local-rerank-bench-") as tmp:
+        stages.set_postfix_str("writing a random checkpoint")
         folder = write_checkpoint(shape, Path(tmp) / model)
+        stage("loading")
         started = time.perf_counter()
         ours = Reranker(folder, device=torch_device)
         load_seconds = time.perf_counter() - started
@@ -233,6 +283,7 @@ def run(
         lengths = [len(tokenizer(query, d, truncation=True, max_length=1024)["input_ids"]) for query, d in pairs]
         baseline_flops = workload_flops(shape, lengths)
         base_time = None
+        stage("CrossEncoder.predict")
         for base_dtype in baseline_dtypes:
             baseline = _baseline(shape, folder, torch_device, base_dtype)
             elapsed = _best_time(functools.partial(baseline.predict, pairs), torch_device, repeats)
@@ -250,6 +301,7 @@ def run(
                 )
             )
             del baseline
+            stage("Reranker")
 
         engines = [("Reranker (defaults)", ours)] + [
             (f"Reranker ({name})", Reranker(folder, device=torch_device, dtype=name)) for name in extra_dtypes
@@ -265,7 +317,9 @@ def run(
             # Ours reads every window of a long document; the baseline only the first 1024 tokens.
             flops = workload_flops(shape, [len(pair) for pair in windows])
             peak = peak_matmul_rate(torch_device, reranker.dtype)
+            stage(f"{label}: agreement with fp32")
             delta, agreement = _accuracy(reranker, fp32, tokenizer, documents, queries, long)
+            stage("Reranker")
             rows.append(
                 Row(
                     model,

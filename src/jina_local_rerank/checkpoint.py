@@ -98,7 +98,9 @@ def resolve_checkpoint(
     except hub_errors.RevisionNotFoundError as exc:
         raise ModelNotAvailableError(f"Model {name!r} has no revision {revision!r}.") from exc
     except (hub_errors.LocalEntryNotFoundError, hub_errors.OfflineModeIsEnabled, OSError) as exc:
-        raise ModelNotAvailableError(_offline_message(name, revision, cache_dir, offline)) from exc
+        raise ModelNotAvailableError(
+            _offline_message(name, revision, cache_dir, offline), model=name, suggest_local_folder=True
+        ) from exc
     except hub_errors.HfHubHTTPError as exc:
         raise ModelNotAvailableError(f"Model {name!r} could not be downloaded: {exc}") from exc
     _require_weights(folder, name)
@@ -113,8 +115,7 @@ def _offline_message(name: str, revision: str | None, cache_dir: Any, offline: b
         f"Model {name!r} is not in {where} and {why}.\n"
         f"To use it without network access, either\n"
         f"  * download it on a connected machine: `hf download {name}{rev}` (then copy the cache, "
-        f"e.g. ~/.cache/huggingface/hub, to this machine, or set HF_HOME), or\n"
-        f"  * pass the path of a local folder that holds the checkpoint: Reranker('/path/to/{name.split('/')[-1]}')."
+        f"e.g. ~/.cache/huggingface/hub, to this machine, or set HF_HOME), or"
     )
 
 

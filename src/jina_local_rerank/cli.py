@@ -1,17 +1,31 @@
-"""Command line: ``jina-local-rerank demo`` reranks the model card's multilingual example."""
+"""Command line: ``jina-local-rerank demo`` reranks the model card's multilingual example.
+
+Only the standard library and this package's light modules are imported at the top: ``--help`` and
+``--version`` answer at once, and each command imports torch and friends when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+from jina_local_rerank import __version__
 from jina_local_rerank.errors import ModelNotAvailableError
 from jina_local_rerank.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
-from jina_local_rerank.registry import DEFAULT_MODEL
-from jina_local_rerank.results import RerankResult
+from jina_local_rerank.registry import MODEL_ENV, default_model
+
+if TYPE_CHECKING:
+    from jina_local_rerank.results import RerankResult
+
+# How a shell user points at a local copy of a model (see ModelNotAvailableError.in_terms_of).
+LOCAL_MODEL_TERMS = "--model {path}"
 
 
 def format_table(query: str, results: Sequence[RerankResult], width: int = 70) -> str:
@@ -25,25 +39,39 @@ def format_table(query: str, results: Sequence[RerankResult], width: int = 70) -
     return "\n".join(lines)
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (None: the best available)")
+    parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (None: the best for the device)")
+    parser.add_argument("--cache-dir", default=None, help="Hugging Face cache folder (None: HF_HUB_CACHE)")
     parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        action="append" if parser.prog.endswith("serve") else "store",
-        help="hub id or local folder (default: %(default)s); serve takes it repeatedly, optionally as NAME=MODEL",
+        "--local-files-only", action="store_true", help="never contact the hub (also set by HF_HUB_OFFLINE=1)"
     )
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
-    parser.add_argument("--dtype", default=None, help="float32, bfloat16 or float16 (default: best for device)")
-    parser.add_argument("--cache-dir", default=None, help="Hugging Face cache folder (default: HF_HUB_CACHE)")
-    parser.add_argument("--local-files-only", action="store_true", help="never contact the hub")
+
+
+@contextmanager
+def _clean_exit_on_terminate() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into SystemExit so ``with`` blocks (temporary folders) clean up as on Ctrl-C."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _demo(args: argparse.Namespace) -> int:
+    model = args.model or default_model()
+    where = "this folder" if os.path.isdir(model) else "the Hugging Face cache (the first run downloads it)"
+    print(f"Loading {model} from {where} ...", file=sys.stderr, flush=True)
     from jina_local_rerank.reranker import Reranker
 
     started = time.perf_counter()
     reranker = Reranker(
-        args.model,
+        model,
         device=args.device,
         dtype=args.dtype,
         cache_dir=args.cache_dir,
@@ -73,7 +101,7 @@ def _serve(args: argparse.Namespace) -> int:
     from jina_local_rerank.server.app import served_names
 
     table: dict[str, Reranker] = {}
-    for spec in args.model or [DEFAULT_MODEL]:
+    for spec in args.model or [default_model()]:
         alias, _, source = spec.rpartition("=")
         reranker = Reranker(
             source,
@@ -99,37 +127,37 @@ def _bench(args: argparse.Namespace) -> int:
     transformers_logging.set_verbosity_error()
     validation.check_positive_int("--requests", args.requests, allow_none=False)
     models = ["smoke-v2", "smoke-v1"] if args.smoke else args.models
+    unknown = [model for model in models if model not in bench.SHAPES]
+    if unknown:
+        raise ValueError(f"unknown bench model {unknown[0]!r}; choose from {', '.join(bench.SHAPES)}")
     documents, repeats, queries = (8, 1, 2) if args.smoke else (args.documents, args.repeats, args.queries)
-    baselines = args.baseline_dtype or (
-        ["float32", "bfloat16"] if hardware.resolve_device(args.device).type == "cuda" else ["float32"]
+    device = hardware.resolve_device(args.device)
+    baselines = args.baseline_dtype or (["float32", "bfloat16"] if device.type == "cuda" else ["float32"])
+    estimate = bench.estimate_seconds(
+        models,
+        device=device,
+        documents=documents,
+        repeats=repeats,
+        queries=queries,
+        long=args.long,
+        engines=1 + len(args.extra_dtype),
+        baselines=len(baselines),
+        requests=args.requests,
     )
+    print(f"bench: {', '.join(models)} on {device}; estimated {estimate / 60:.1f} min in all", file=sys.stderr)
+    options = {"device": args.device, "documents": documents, "repeats": repeats, "queries": queries}
+    runs = [
+        {"long": long, "extra_dtypes": tuple(args.extra_dtype)} for long in ((False, True) if args.long else (False,))
+    ]
+    if args.requests > 1:
+        runs.append({"requests": args.requests})
     rows = []
-    for model in models:
-        for long in (False, True) if args.long else (False,):
-            new_rows = bench.run(
-                model,
-                device=args.device,
-                documents=documents,
-                repeats=repeats,
-                queries=queries,
-                long=long,
-                extra_dtypes=tuple(args.extra_dtype),
-                baseline_dtypes=tuple(baselines),
-            )
-            rows += new_rows
-            print(bench.to_markdown(new_rows) + "\n" + bench.resources_line(new_rows) + "\n", flush=True)
-        if args.requests > 1:
-            new_rows = bench.run(
-                model,
-                device=args.device,
-                documents=documents,
-                repeats=repeats,
-                queries=queries,
-                baseline_dtypes=tuple(baselines),
-                requests=args.requests,
-            )
-            rows += new_rows
-            print(bench.to_markdown(new_rows) + "\n" + bench.resources_line(new_rows) + "\n", flush=True)
+    with _clean_exit_on_terminate():
+        for model in models:
+            for run in runs:
+                new_rows = bench.run(model, **options, **run, baseline_dtypes=tuple(baselines), progress=True)
+                rows += new_rows
+                print(bench.to_markdown(new_rows) + "\n" + bench.resources_line(new_rows) + "\n", flush=True)
     print("\n" + bench.to_markdown(rows))
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
@@ -137,20 +165,42 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jina-local-rerank", description=__doc__)
+    parser = argparse.ArgumentParser(prog="jina-local-rerank", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="rerank the model card's ten-language example and print a table")
-    _add_model_arguments(demo)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, formatter_class=_HelpFormatter)
+
+    model_help = f"hub id or local folder (default: ${MODEL_ENV}, else %(default)s)"
+    demo = command("demo", "rerank the model card's ten-language example and print a table")
+    demo.add_argument("--model", default=None, help=model_help.replace("%(default)s", default_model()))
+    _add_runtime_arguments(demo)
     demo.add_argument("--top-n", type=int, default=None, help="show only the best N documents")
     demo.set_defaults(handler=_demo)
 
-    serve = commands.add_parser("serve", help="serve Jina's /v1/rerank and Cohere's /v2/rerank APIs locally")
-    _add_model_arguments(serve)
-    serve.set_defaults(model=None)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve = command("serve", "serve Jina's /v1/rerank and Cohere's /v2/rerank APIs locally")
+    serve.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        help="hub id or local folder, optionally NAME=MODEL to choose the served name; repeat to serve "
+        f"several models (default: ${MODEL_ENV}, else {default_model()})",
+    )
+    _add_runtime_arguments(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
     serve.add_argument(
         "--api-key", default=None, help="require 'Authorization: Bearer KEY' (or set JINA_LOCAL_RERANK_API_KEY)"
     )
@@ -159,12 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-documents", type=int, default=1000, help="documents per request")
     serve.set_defaults(handler=_serve)
 
-    bench = commands.add_parser("bench", help="speed of plain CrossEncoder.predict vs Reranker on random models")
-    bench.add_argument(
-        "--models", nargs="+", default=["v2-base", "v1-turbo"], help="v2-base, v1-turbo, v1-tiny (default: %(default)s)"
-    )
-    bench.add_argument("--device", default=None)
-    bench.add_argument("--documents", type=int, default=100)
+    bench = command("bench", "speed of plain CrossEncoder.predict vs Reranker on random models")
+    bench.add_argument("--models", nargs="+", default=["v2-base", "v1-turbo"], help="v2-base, v1-turbo, v1-tiny")
+    bench.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (None: the best available)")
+    bench.add_argument("--documents", type=int, default=100, help="documents per query")
     bench.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported")
     bench.add_argument("--queries", type=int, default=5, help="random queries for the accuracy columns")
     bench.add_argument("--long", action="store_true", help="also a long-document workload that needs windows")
@@ -176,10 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="dtypes of the CrossEncoder.predict baseline (default: float32, plus bfloat16 on CUDA)",
     )
     bench.add_argument(
-        "--requests",
-        type=int,
-        default=1,
-        help="also a throughput workload: this many queries of --documents each in one call",
+        "--requests", type=int, default=1, help="also a throughput workload: this many queries in one call"
     )
     bench.add_argument("--smoke", action="store_true", help="tiny models and workload (for CI)")
     bench.add_argument("--output", default=None, help="write the rows as JSON here")
@@ -191,9 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     try:
-        return args.handler(args)
+        return int(args.handler(args))
     except ModelNotAvailableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.in_terms_of(LOCAL_MODEL_TERMS)}", file=sys.stderr)
         return 2
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

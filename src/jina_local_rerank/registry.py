@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 DEFAULT_MODEL = "jinaai/jina-reranker-v2-base-multilingual"
+MODEL_ENV = "JINA_LOCAL_RERANK_MODEL"
+
+
+def default_model() -> str:
+    """The model used when none is named: ``$JINA_LOCAL_RERANK_MODEL`` (a hub id or a folder), else v2.
+
+    One variable points every entry point (``Reranker()``, the adapters, the CLI, the notebooks) at a
+    local copy or another model, which is what an offline machine needs.
+    """
+    return os.environ.get(MODEL_ENV, "").strip() or DEFAULT_MODEL
 
 
 @dataclass(frozen=True)

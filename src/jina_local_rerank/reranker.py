@@ -23,7 +23,7 @@ from jina_local_rerank.checkpoint import Architecture, detect_architecture, read
 from jina_local_rerank.inference import PairScorer
 from jina_local_rerank.loader import load_cross_encoder
 from jina_local_rerank.native import NativeTransformer
-from jina_local_rerank.registry import DEFAULT_MODEL, ModelSpec, lookup
+from jina_local_rerank.registry import ModelSpec, default_model, lookup
 from jina_local_rerank.results import RerankResult
 from jina_local_rerank.tokenization import EncodedPair, PairTokenizer
 from jina_local_rerank.windows import effective_overlap, split_windows, window_length
@@ -68,7 +68,8 @@ class Reranker:
     """Local Jina reranker: ``compute_score`` and ``rerank`` with Jina's exact semantics.
 
     Args:
-        model: hub id, local folder, or a model in the Hugging Face cache.
+        model: hub id, local folder, or a model in the Hugging Face cache; ``None``: the
+            ``JINA_LOCAL_RERANK_MODEL`` environment variable, else ``jinaai/jina-reranker-v2-base-multilingual``.
         device: ``None`` picks cuda, then mps, then cpu.
         dtype: ``None`` picks the fastest dtype that keeps scores close to fp32 on the device;
             or ``"float32"``, ``"bfloat16"``, ``"float16"``, or a ``torch.dtype``.
@@ -92,7 +93,7 @@ class Reranker:
 
     def __init__(
         self,
-        model: str | os.PathLike[str] = DEFAULT_MODEL,
+        model: str | os.PathLike[str] | None = None,
         *,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
@@ -108,7 +109,7 @@ class Reranker:
         cuda_graphs: bool | None = None,
         fused_norms: bool | None = None,
     ) -> None:
-        self.model_name = str(model)
+        self.model_name = str(default_model() if model is None else model)
         self.device = hardware.resolve_device(device)
         self.dtype = hardware.resolve_dtype(dtype, self.device)
         self.attn_implementation = hardware.attention_implementation(self.device, self.dtype)

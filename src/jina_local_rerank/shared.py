@@ -11,7 +11,7 @@ import threading
 
 import torch
 
-from jina_local_rerank.registry import DEFAULT_MODEL
+from jina_local_rerank.registry import default_model
 from jina_local_rerank.reranker import Reranker
 
 _CACHE: dict[tuple[object, ...], Reranker] = {}
@@ -19,7 +19,7 @@ _LOCK = threading.Lock()
 
 
 def shared_reranker(
-    model: str | os.PathLike[str] = DEFAULT_MODEL,
+    model: str | os.PathLike[str] | None = None,
     *,
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
@@ -30,6 +30,7 @@ def shared_reranker(
     trust_remote_code: bool = False,
 ) -> Reranker:
     """The ``Reranker`` for these settings, created (lazily loaded) on first request and reused after."""
+    model = default_model() if model is None else model
     key = (str(model), str(device), str(dtype), revision, str(cache_dir), local_files_only, token, trust_remote_code)
     with _LOCK:
         reranker = _CACHE.get(key)
