@@ -10,6 +10,7 @@ from jina_local_rerank import bench
 from jina_local_rerank.cli import main
 
 
+@pytest.mark.slow
 def test_smoke_benchmark_runs_and_reports_every_column(tmp_path, capsys):
     output = tmp_path / "rows.json"
     assert main(["bench", "--smoke", "--output", str(output)]) == 0
@@ -20,6 +21,7 @@ def test_smoke_benchmark_runs_and_reports_every_column(tmp_path, capsys):
     assert "| smoke-v2 | 8 docs |" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_throughput_workload_scores_every_request(tmp_path, capsys):
     output = tmp_path / "rows.json"
     assert main(["bench", "--smoke", "--requests", "3", "--output", str(output)]) == 0

@@ -63,6 +63,7 @@ def test_blocked_attention_equals_the_full_bias_reference(monkeypatch):
     assert blocked[1].item() == pytest.approx(alone[0].item(), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_an_8192_token_pair_stays_under_3_gb(tmp_path):
     """Turbo-sized model (6 layers, 384 hidden, 12 heads), one 8192-token pair, peak RSS of a fresh process."""
     script = textwrap.dedent(

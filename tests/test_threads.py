@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from conftest import V2_TINY, cases
 
 
+@pytest.mark.slow
 def test_eight_threads_get_the_serial_scores(v2_reranker):
     inputs = next(c for c in cases(V2_TINY, "rerank") if c["id"] == "rerank/windowed_basic")["inputs"]
     query, documents = inputs["query"], inputs["documents"]

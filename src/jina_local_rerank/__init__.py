@@ -7,9 +7,14 @@ line's ``--help`` stay fast: torch and transformers are imported only when a mod
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# In Jupyter without ipywidgets, the first import of ``tqdm.auto`` (by us or by transformers and the
+# hub client) warns "IProgress not found" and then uses text bars anyway: keep the text bars, drop the noise.
+warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 # Public name -> the module that defines it.
 _EXPORTS = {
