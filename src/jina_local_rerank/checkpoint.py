@@ -79,7 +79,7 @@ def resolve_checkpoint(
             huggingface_hub.snapshot_download(
                 repo_id=name,
                 revision=revision,
-                cache_dir=cache_dir,
+                cache_dir=None if cache_dir is None else Path(cache_dir),
                 local_files_only=offline,
                 token=token,
                 allow_patterns=patterns,

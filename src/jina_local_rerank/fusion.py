@@ -40,7 +40,9 @@ def mark(model: nn.Module) -> int:
     return len(norms)
 
 
-def _add_layer_norm(x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float):
+def _add_layer_norm(
+    x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
+) -> torch.Tensor:
     return F.layer_norm(x + residual, weight.shape, weight, bias, eps)
 
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import torch
 from sentence_transformers.base.modules import Transformer
 from transformers import PretrainedConfig, PreTrainedModel
+from transformers.initialization import no_init_weights  # skips random init of weights overwritten right away
 
 from jina_local_rerank import fusion, hardware, varlen
 from jina_local_rerank.architectures import xlm_roberta_v2
@@ -24,11 +25,6 @@ from jina_local_rerank.architectures.weights import load_into, load_state_dict
 from jina_local_rerank.checkpoint import Architecture, read_config
 from jina_local_rerank.graphs import PackedGraphs
 from jina_local_rerank.packing import PACKED_KEY
-
-try:  # transformers >= 5: skip random init of weights that are overwritten right away
-    from transformers.initialization import no_init_weights
-except ImportError:  # pragma: no cover
-    from transformers.modeling_utils import no_init_weights
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -21,7 +23,7 @@ _HALF = (torch.float16, torch.bfloat16)
 
 
 @functools.lru_cache(maxsize=1)
-def _torch_varlen():  # type: ignore[no-untyped-def]
+def _torch_varlen() -> Callable[..., Any] | None:
     try:
         from torch.nn.attention.varlen import varlen_attn
     except ImportError:
@@ -64,7 +66,7 @@ def varlen_attention(
     """Bidirectional attention within each packed sequence: ``[tokens, heads, head_dim]`` in and out."""
     if fast_kernel_available(query.device, query.dtype, alibi_slopes is not None):
         if hardware.flash_attn_available():
-            from flash_attn import flash_attn_varlen_func
+            from flash_attn import flash_attn_varlen_func  # type: ignore[import-not-found]
 
             slopes = None if alibi_slopes is None else alibi_slopes.float()
             return flash_attn_varlen_func(
@@ -80,6 +82,7 @@ def varlen_attention(
                 alibi_slopes=slopes,
             )
         kernel = _torch_varlen()
+        assert kernel is not None  # fast_kernel_available() checked it
         extra = {"scale": scale} if scale is not None and _torch_varlen_takes_scale() else {}
         if scale is not None and not extra:
             query = query * (scale * query.shape[-1] ** 0.5)

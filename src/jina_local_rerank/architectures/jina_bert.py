@@ -14,7 +14,7 @@ on CUDA with ``flash_attn`` its variable-length kernel applies the slopes itself
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,7 +51,7 @@ class JinaBertConfig(PretrainedConfig):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("num_labels", 1)
-        super().__init__(pad_token_id=pad_token_id, **kwargs)
+        super().__init__(pad_token_id=pad_token_id, **kwargs)  # type: ignore[call-arg]
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers
@@ -196,7 +196,7 @@ class JinaBertPreTrainedModel(PreTrainedModel):
     base_model_prefix = "bert"
     _supports_sdpa = True
     _supports_flash_attn = True
-    _no_split_modules: ClassVar[list[str]] = ["JinaBertLayer"]
+    _no_split_modules = ["JinaBertLayer"]  # noqa: RUF012 - transformers declares it as an instance attribute
 
     def _init_weights(self, module: nn.Module) -> None:
         std = getattr(self.config, "initializer_range", 0.02)
@@ -213,6 +213,8 @@ class JinaBertPreTrainedModel(PreTrainedModel):
 
 class JinaBertModel(JinaBertPreTrainedModel):
     """Embeddings, ALiBi encoder and tanh pooler; returns the pooled first token."""
+
+    alibi_slopes: torch.Tensor  # a buffer, registered in __init__
 
     def __init__(self, config: JinaBertConfig) -> None:
         super().__init__(config)
@@ -291,7 +293,7 @@ class JinaBertForSequenceClassification(JinaBertPreTrainedModel):
         self.bert = JinaBertModel(config)
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels or 1)
         self.post_init()
 
     def forward(

@@ -35,7 +35,8 @@ _LAYER_RENAMES = {
 
 def native_config(raw: dict[str, Any]) -> XLMRobertaConfig:
     """Native config from Jina's ``config.json`` (eps must be explicit: the native default is 1e-12)."""
-    return XLMRobertaConfig(
+    # num_labels and the token ids go through PreTrainedConfig(**kwargs), which its annotations do not show.
+    return XLMRobertaConfig(  # type: ignore[call-arg]
         vocab_size=raw["vocab_size"],
         hidden_size=raw["hidden_size"],
         num_hidden_layers=raw["num_hidden_layers"],
@@ -104,6 +105,8 @@ def _attention(
         )
     # [1, heads, tokens, dim] -> [tokens, heads, dim] and back to transformers' [1, tokens, heads, dim].
     q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))
+    if max_length_q is None:
+        raise ValueError("packed attention needs max_length_q next to cu_seq_lens_q")
     return varlen_attention(q, k, v, cu_seq_lens_q, int(max_length_q), scale=scaling)[None], None
 
 
@@ -125,7 +128,7 @@ def fuse_residual_norms(model: XLMRobertaForSequenceClassification) -> None:
     """
     for module in model.modules():
         if isinstance(module, (XLMRobertaSelfOutput, XLMRobertaOutput)):
-            module.forward = types.MethodType(_output_forward, module)
+            module.forward = types.MethodType(_output_forward, module)  # type: ignore[method-assign]
     fusion.mark(model)
 
 
