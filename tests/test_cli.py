@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import V2_TINY
@@ -86,3 +89,26 @@ def test_every_command_help_shows_its_defaults(command, capsys):
 def test_bench_rejects_an_unknown_model_before_any_work(capsys):
     assert main(["bench", "--models", "v9"]) == 2
     assert "unknown bench model 'v9'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_terminated_bench_leaves_no_temporary_folder(tmp_path):
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "jina_local_rerank.cli", "bench", "--smoke", "--repeats", "50"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob("jina-local-rerank-bench-*")):
+            assert bench.poll() is None and time.monotonic() < deadline, "the bench never wrote its checkpoint"
+            time.sleep(0.05)
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=60) != 0
+    finally:
+        bench.kill()
+    assert "estimated" in bench.stderr.read()
+    assert not list(tmp_path.glob("jina-local-rerank-bench-*"))

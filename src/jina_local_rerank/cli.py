@@ -86,6 +86,8 @@ def _demo(args: argparse.Namespace) -> int:
         f"loaded in {loaded - started:.1f} s, reranked {len(MODEL_CARD_DOCUMENTS)} documents in "
         f"{(done - loaded) * 1000:.0f} ms"
     )
+    if sum(parameter.numel() for parameter in reranker.cross_encoder.model.parameters()) < 10_000_000:
+        print("note: a tiny test checkpoint with random weights: its order means nothing.", file=sys.stderr)
     return 0
 
 
