@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from jina_local_rerank.reranker import Reranker
 from jina_local_rerank.server import routes_cohere, routes_jina, routes_ops
@@ -19,11 +20,13 @@ from jina_local_rerank.server.context import ServerContext
 from jina_local_rerank.server.errors import install_error_handlers
 from jina_local_rerank.server.guard import RequestGuard
 from jina_local_rerank.server.metrics import ServerMetrics
-from jina_local_rerank.server.models import ModelTable
+from jina_local_rerank.server.models import ModelTable, served_names
 from jina_local_rerank.server.scoring import Scorer
 from jina_local_rerank.server.settings import ServerLimits
 
 API_KEY_ENV = "JINA_LOCAL_RERANK_API_KEY"
+
+__all__ = ["API_KEY_ENV", "ServerLimits", "create_app", "served_names"]
 
 
 def create_app(
@@ -52,12 +55,16 @@ def create_app(
     app = FastAPI(title="jina-local-rerank", lifespan=lifespan)
     app.state.context = ServerContext(table=table, limits=limits, metrics=metrics, scorer=scorer, api_key=key)
     app.state.limits = limits
-    for module in (routes_jina, routes_cohere, routes_ops):
-        app.include_router(module.router)
+    routers = [routes_jina.router, routes_cohere.router, routes_ops.router]
+    for router in routers:
+        app.include_router(router)
     install_error_handlers(app)
+    # Metrics label requests by these routes' templates (the app's own docs routes included).
+    labelled = [route for route in app.router.routes if isinstance(route, Route)]
+    labelled += [route for router in routers for route in router.routes]
     app.add_middleware(
         RequestGuard,
-        routes=app.router.routes,
+        routes=labelled,
         metrics=metrics,
         max_body_bytes=limits.max_body_bytes,
         read_timeout_s=limits.read_timeout_s,
