@@ -38,7 +38,8 @@ class _Job:
 class DynamicBatcher:
     """One worker per model: collects jobs for up to ``max_wait_ms`` and scores them in one call.
 
-    ``on_drop`` is told the number of documents of every job dropped unscored because its caller left.
+    ``on_drop`` is told the number of documents of every job dropped unscored because its caller left,
+    ``on_scored`` the number of documents of every job the model scored (answered or not).
     """
 
     def __init__(
@@ -49,12 +50,14 @@ class DynamicBatcher:
         max_batch_documents: int = 256,
         max_queue: int = 64,
         on_drop: Callable[[int], None] | None = None,
+        on_scored: Callable[[int], None] | None = None,
     ) -> None:
         self.reranker = reranker
         self.max_wait = max_wait_ms / 1000
         self.max_batch_documents = max_batch_documents
         self.max_queue = max_queue
         self.on_drop = on_drop
+        self.on_scored = on_scored
         self._pending: collections.deque[_Job] = collections.deque()
         self._arrived: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -152,5 +155,7 @@ class DynamicBatcher:
                 await self._score([job])
             return
         for job, result in zip(jobs, results):
+            if self.on_scored is not None:
+                self.on_scored(len(job.documents))
             if not job.future.done():
                 job.future.set_result(result)

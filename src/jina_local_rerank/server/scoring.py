@@ -36,6 +36,7 @@ class Scorer:
                 max_batch_documents=limits.max_batch_documents,
                 max_queue=limits.max_queue,
                 on_drop=metrics.dropped.labels(model=model.name).inc,
+                on_scored=metrics.documents.labels(model=model.name).inc,
             )
             self.batchers[model.name] = batcher
             metrics.queue_depth.labels(model=model.name).set_function(lambda b=batcher: b.depth)
@@ -79,9 +80,7 @@ class Scorer:
         finally:
             watcher.cancel()
         if work in done:
-            result = work.result()
-            self.metrics.documents.labels(model=model.name).inc(len(documents))
-            return result
+            return work.result()
         work.cancel()  # cancels the queued job too: it is dropped, never computed
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await work
