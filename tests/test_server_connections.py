@@ -31,7 +31,9 @@ async def trickle(host: str, port: int, kind: str) -> float | None:
     if kind == "head":
         pending = b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 4096
     elif kind == "body":
-        writer.write(b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n")
+        writer.write(
+            b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n"
+        )
         pending = b" " * 4096
     else:  # idle: connects and never sends anything
         pending = b""

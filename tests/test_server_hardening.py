@@ -71,7 +71,9 @@ def test_malformed_bodies_are_422_with_a_bounded_message(url, path, raw, message
 
 
 def test_lone_surrogates_in_texts_are_replaced_and_scored(url, core):
-    raw = b'{"query": "skin\\ud800care", "documents": ["aloe \\udfff vera", {"text": "x\\ud83d", "\\udc00k": "\\ud800"}]}'
+    raw = (
+        b'{"query": "skin\\ud800care", "documents": ["aloe \\udfff vera", {"text": "x\\ud83d", "\\udc00k": "\\ud800"}]}'
+    )
     response = post_raw(url, "/v1/rerank", raw)
     assert response.status_code == 200, response.text
     expected = core.rerank("skin\ufffdcare", ["aloe \ufffd vera", "x\ufffd"])

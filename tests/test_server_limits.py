@@ -65,9 +65,10 @@ def test_queued_work_of_a_client_that_left_is_dropped(core):
     with serve_in_thread(app) as base:
 
         async def scenario():
-            async with httpx.AsyncClient(base_url=base, timeout=120) as first, httpx.AsyncClient(
-                base_url=base, timeout=120
-            ) as others:
+            async with (
+                httpx.AsyncClient(base_url=base, timeout=120) as first,
+                httpx.AsyncClient(base_url=base, timeout=120) as others,
+            ):
                 started = time.monotonic()
                 running = asyncio.ensure_future(_post(first, heavy))
                 await asyncio.sleep(0.3)  # the first heavy request is now in the model

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from jina_local_rerank.reranker import Reranker
 from jina_local_rerank.server import routes_cohere, routes_jina, routes_ops
@@ -60,7 +60,7 @@ def create_app(
         app.include_router(router)
     install_error_handlers(app)
     # Metrics label requests by these routes' templates (the app's own docs routes included).
-    labelled = [route for route in app.router.routes if isinstance(route, Route)]
+    labelled: list[BaseRoute] = [route for route in app.router.routes if isinstance(route, Route)]
     labelled += [route for router in routers for route in router.routes]
     app.add_middleware(
         RequestGuard,

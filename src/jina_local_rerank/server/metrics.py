@@ -26,7 +26,12 @@ class ServerMetrics:
             ["endpoint"],
             registry=self.registry,
         )
-        self.documents = Counter("jina_local_rerank_documents", "Documents the model scored (answered or not)", ["model"], registry=self.registry)
+        self.documents = Counter(
+            "jina_local_rerank_documents",
+            "Documents the model scored (answered or not)",
+            ["model"],
+            registry=self.registry,
+        )
         self.dropped = Counter(
             "jina_local_rerank_dropped_documents",
             "Queued documents dropped unscored because their request was abandoned",

@@ -39,7 +39,7 @@ class Scorer:
                 on_scored=metrics.documents.labels(model=model.name).inc,
             )
             self.batchers[model.name] = batcher
-            metrics.queue_depth.labels(model=model.name).set_function(lambda b=batcher: b.depth)
+            metrics.queue_depth.labels(model=model.name).set_function(_depth_of(batcher))
 
     async def start(self) -> None:
         for model in self.table.models:
@@ -99,6 +99,10 @@ class Scorer:
             return await self.batchers[model.name].submit(query, documents)
         except Overloaded as exc:
             raise Busy(f"Server busy: {exc}. Retry shortly.") from None
+
+
+def _depth_of(batcher: DynamicBatcher) -> Callable[[], float]:
+    return lambda: batcher.depth
 
 
 async def _disconnected(receive: Receive) -> None:
