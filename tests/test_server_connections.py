@@ -95,3 +95,20 @@ def test_idle_keep_alive_connection_is_closed():
             started = time.monotonic()
             assert connection.recv(4096) == b""  # closed by the server, not by the 10 s socket timeout
             assert time.monotonic() - started < 5
+
+
+def test_connections_beyond_the_limit_get_503_with_retry_after():
+    reranker = Reranker(V2_TINY, device="cpu", dtype="float32", lazy=True)
+    with serve_in_thread(create_app([reranker], limits=ServerLimits(max_connections=4))) as url:
+        host, port = url.removeprefix("http://").split(":")
+        held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(4)]
+        try:
+            time.sleep(0.2)
+            refused = httpx.get(f"{url}/health")
+            assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+            assert "too many open connections" in refused.json()["detail"]
+        finally:
+            for connection in held:
+                connection.close()
+        time.sleep(0.2)
+        assert httpx.get(f"{url}/health").status_code == 200

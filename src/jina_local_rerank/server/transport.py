@@ -18,11 +18,19 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from jina_local_rerank.server.settings import ServerLimits
 
 
+_BUSY_BODY = b'{"detail": "Server busy: too many open connections. Retry shortly."}'
+TOO_MANY_CONNECTIONS = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
+    b"connection: close\r\ncontent-length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY
+)
+
+
 class HeadTimeoutProtocol(H11Protocol):
     """uvicorn's h11 protocol plus: no request in flight and no complete head within ``head_timeout_s``
-    means the connection is closed."""
+    means the connection is closed; a connection beyond ``max_connections`` is answered 503 at once."""
 
     head_timeout_s: float = 30.0
+    max_connections: int = 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -30,6 +38,10 @@ class HeadTimeoutProtocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            transport.write(TOO_MANY_CONNECTIONS)
+            transport.close()
+            return
         self._arm_head_timer()
 
     def on_response_complete(self) -> None:
@@ -54,9 +66,10 @@ class HeadTimeoutProtocol(H11Protocol):
             self.transport.close()
 
 
-def head_timeout_protocol(seconds: float) -> type[HeadTimeoutProtocol]:
-    """``HeadTimeoutProtocol`` with its deadline set (uvicorn takes a protocol class)."""
-    return type("HeadTimeoutProtocol", (HeadTimeoutProtocol,), {"head_timeout_s": seconds})
+def guarded_protocol(limits: ServerLimits) -> type[HeadTimeoutProtocol]:
+    """``HeadTimeoutProtocol`` with the limits' head deadline and connection cap (uvicorn takes a class)."""
+    settings = {"head_timeout_s": limits.read_timeout_s, "max_connections": limits.max_connections}
+    return type("HeadTimeoutProtocol", (HeadTimeoutProtocol,), settings)
 
 
 def uvicorn_config(app: Any, host: str, port: int, limits: ServerLimits, log_level: str = "warning") -> uvicorn.Config:
@@ -66,9 +79,8 @@ def uvicorn_config(app: Any, host: str, port: int, limits: ServerLimits, log_lev
         port=port,
         log_level=log_level,
         lifespan="on",
-        http=head_timeout_protocol(limits.read_timeout_s),
+        http=guarded_protocol(limits),
         timeout_keep_alive=max(1, round(limits.keep_alive_s)),
-        limit_concurrency=limits.max_connections,
     )
 
 
