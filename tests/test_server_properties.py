@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 pytest.importorskip("fastapi")
 
+import itertools
+
 from conftest import V2_TINY
 
 from jina_local_rerank import Reranker
@@ -113,4 +115,4 @@ def test_rank_order_is_best_first_with_ties_in_input_order(scores, top_n):
     order = rank_order(scores, top_n)
     expected = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
     assert order == (expected if top_n is None else expected[:top_n])
-    assert all(scores[a] > scores[b] or (scores[a] == scores[b] and a < b) for a, b in zip(order, order[1:]))
+    assert all(scores[a] > scores[b] or (scores[a] == scores[b] and a < b) for a, b in itertools.pairwise(order))

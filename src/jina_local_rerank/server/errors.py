@@ -124,17 +124,22 @@ def request_id_of(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-def error_response(
-    status: int, detail: Any, request_id: str | None, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
+def error_body(detail: Any, request_id: str | None) -> dict[str, Any]:
+    """The JSON of every error answer: ``detail`` and, when known, the request id."""
     body: dict[str, Any] = {"detail": detail}
     if request_id is not None:
         body["request_id"] = request_id
-    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+    return body
 
 
-def internal_error_response(request_id: str) -> JSONResponse:
-    return error_response(500, f"Internal server error (request id {request_id}).", request_id)
+def error_response(
+    status: int, detail: Any, request_id: str | None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(detail, request_id), status_code=status, headers=dict(headers or {}))
+
+
+def internal_error_message(request_id: str) -> str:
+    return f"Internal server error (request id {request_id})."
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Match
 
-from jina_local_rerank.server.errors import REQUEST_ID_HEADER, ClientGone, logger
+from jina_local_rerank.server.errors import REQUEST_ID_HEADER, ClientGone, error_body, internal_error_message, logger
 from jina_local_rerank.server.metrics import UNMATCHED, ServerMetrics
 
 Scope = MutableMapping[str, Any]
@@ -97,9 +97,7 @@ class RequestGuard:
         except Exception:  # noqa: BLE001 - the last line of defence: log it, answer 500 without details
             logger.exception("Internal error in %s %s (request id %s)", scope.get("method"), endpoint, request_id)
             if not response_started:
-                await _answer(
-                    send_with_id, 500, f"Internal server error (request id {request_id}).", request_id, close=False
-                )
+                await _answer(send_with_id, 500, internal_error_message(request_id), request_id, close=False)
         finally:
             self.metrics.observe(endpoint, status, time.perf_counter() - started)
 
@@ -152,7 +150,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _answer(send: Send, status: int, detail: str, request_id: str, *, close: bool) -> None:
-    body = json.dumps({"detail": detail, "request_id": request_id}).encode()
+    body = json.dumps(error_body(detail, request_id)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if close:
         headers.append((b"connection", b"close"))

@@ -37,6 +37,12 @@ class ServedModel:
         dtype = str(self.reranker.dtype).removeprefix("torch.")
         return f"{self.name} ({self.reranker.device}, {dtype})"
 
+    def prepare_counter(self) -> PairTokenizer:
+        """The private tokenizer copy; made at startup, before any scoring can use the original."""
+        if self._counter is None:
+            self._counter = PairTokenizer(copy.deepcopy(self.reranker.cross_encoder.tokenizer))
+        return self._counter
+
     def count_tokens(self, query: str, documents: list[str]) -> int:
         """Tokens of the request as the model sees them: the query (cut to half the model's window, as
         windows cut it) with the special tokens once per document, plus every document's tokens.
@@ -47,9 +53,7 @@ class ServedModel:
         """
         if not documents:
             return 0
-        if self._counter is None:
-            self._counter = PairTokenizer(copy.deepcopy(self.reranker.cross_encoder.tokenizer))
-        counter = self._counter
+        counter = self.prepare_counter()
         query_ids, *document_ids = counter.encode_texts([query, *documents])
         query_tokens = min(len(query_ids), self.reranker.max_length // 2)
         per_document = query_tokens + counter.template.num_special_tokens

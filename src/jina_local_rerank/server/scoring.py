@@ -44,6 +44,7 @@ class Scorer:
     async def start(self) -> None:
         for model in self.table.models:
             await asyncio.to_thread(model.reranker.load)
+            model.prepare_counter()
         for batcher in self.batchers.values():
             batcher.start()
 

@@ -17,7 +17,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from jina_local_rerank.server.settings import ServerLimits
 
-
 _BUSY_BODY = b'{"detail": "Server busy: too many open connections. Retry shortly."}'
 TOO_MANY_CONNECTIONS = (
     b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
