@@ -3,6 +3,7 @@ numbers) against a real server: never a 500, always a JSON answer of bounded siz
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -14,7 +15,6 @@ from hypothesis import strategies as st
 
 pytest.importorskip("fastapi")
 
-import itertools
 
 from conftest import V2_TINY
 
