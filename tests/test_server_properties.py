@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 pytest.importorskip("fastapi")
 
-
 from conftest import V2_TINY
 
 from jina_local_rerank import Reranker
