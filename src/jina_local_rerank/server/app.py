@@ -15,12 +15,14 @@ from fastapi import FastAPI
 from starlette.routing import BaseRoute, Route
 
 from jina_local_rerank.reranker import Reranker
-from jina_local_rerank.server import routes_cohere, routes_jina, routes_ops
 from jina_local_rerank.server.context import ServerContext
 from jina_local_rerank.server.errors import install_error_handlers
 from jina_local_rerank.server.guard import RequestGuard
 from jina_local_rerank.server.metrics import ServerMetrics
 from jina_local_rerank.server.models import ModelTable, served_names
+from jina_local_rerank.server.routes_cohere import router as cohere_router
+from jina_local_rerank.server.routes_jina import router as jina_router
+from jina_local_rerank.server.routes_ops import router as ops_router
 from jina_local_rerank.server.scoring import Scorer
 from jina_local_rerank.server.settings import ServerLimits
 
@@ -55,7 +57,7 @@ def create_app(
     app = FastAPI(title="jina-local-rerank", lifespan=lifespan)
     app.state.context = ServerContext(table=table, limits=limits, metrics=metrics, scorer=scorer, api_key=key)
     app.state.limits = limits
-    routers = [routes_jina.router, routes_cohere.router, routes_ops.router]
+    routers = [jina_router, cohere_router, ops_router]
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)

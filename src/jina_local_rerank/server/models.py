@@ -30,7 +30,7 @@ class ServedModel:
     name: str
     reranker: Reranker
     aliases: list[str] = field(default_factory=list)
-    _counter: PairTokenizer | None = field(default=None, repr=False)
+    _counter: PairTokenizer | None = field(default=None, init=False, repr=False)
 
     @property
     def description(self) -> str:
