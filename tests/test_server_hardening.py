@@ -179,3 +179,16 @@ def test_internal_failure_is_500_with_request_id_and_a_logged_traceback(caplog):
     logged = [r for r in caplog.records if request_id in r.getMessage()]
     assert logged and logged[0].exc_info is not None and "internal bug" in str(logged[0].exc_info[1])
     assert invalid.status_code == 422  # only request validation is a 422; the internal failure is a 500
+
+
+def test_too_many_documents_is_413_before_each_is_validated(core):
+    with serve_in_thread(create_app([core], limits=ServerLimits(max_documents=3))) as base:
+        response = httpx.post(f"{base}/v1/rerank", json={"query": QUERY, "documents": [1, None, {}, []]})
+    assert response.status_code == 413 and "4 documents exceed the limit of 3" in response.json()["detail"]
+
+
+def test_openapi_documents_the_request_bodies(url):
+    spec = httpx.get(f"{url}/openapi.json").json()
+    for path, fields in [("/v1/rerank", {"query", "documents", "return_documents"}), ("/v2/rerank", {"priority"})]:
+        schema = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert fields <= set(schema["properties"]) and "$defs" not in json.dumps(schema)

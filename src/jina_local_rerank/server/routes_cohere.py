@@ -11,18 +11,27 @@ from jina_local_rerank.ranking import rank_order
 from jina_local_rerank.server.body import parse_json_body
 from jina_local_rerank.server.context import context_of, require_api_key
 from jina_local_rerank.server.errors import validation_error
-from jina_local_rerank.server.schemas import CohereV2Hit, CohereV2RerankRequest, CohereV2RerankResponse
+from jina_local_rerank.server.schemas import (
+    CohereV2Hit,
+    CohereV2RerankRequest,
+    CohereV2RerankResponse,
+    request_body_schema,
+)
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
 
-@router.post("/v2/rerank", response_model=CohereV2RerankResponse)
+@router.post(
+    "/v2/rerank", response_model=CohereV2RerankResponse, openapi_extra=request_body_schema(CohereV2RerankRequest)
+)
 async def rerank_v2(request: Request) -> CohereV2RerankResponse:
+    context = context_of(request)
+    data = parse_json_body(await request.body())
+    context.scorer.check_document_count(data)
     try:
-        body = CohereV2RerankRequest.model_validate(parse_json_body(await request.body()))
+        body = CohereV2RerankRequest.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
-    context = context_of(request)
     model = context.table.pick(body.model)
     result = await context.scorer.score(request, model, body.query, body.documents)
     return CohereV2RerankResponse(

@@ -11,18 +11,31 @@ from jina_local_rerank.ranking import rank_order
 from jina_local_rerank.server.body import parse_json_body
 from jina_local_rerank.server.context import context_of, require_api_key
 from jina_local_rerank.server.errors import validation_error
-from jina_local_rerank.server.schemas import JinaRerankRequest, JinaRerankResponse, RerankHit, Usage
+from jina_local_rerank.server.schemas import (
+    JinaRerankRequest,
+    JinaRerankResponse,
+    RerankHit,
+    Usage,
+    request_body_schema,
+)
 
 router = APIRouter(dependencies=[Depends(require_api_key)])
 
 
-@router.post("/v1/rerank", response_model=JinaRerankResponse, response_model_exclude_none=True)
+@router.post(
+    "/v1/rerank",
+    response_model=JinaRerankResponse,
+    response_model_exclude_none=True,
+    openapi_extra=request_body_schema(JinaRerankRequest),
+)
 async def rerank_v1(request: Request) -> JinaRerankResponse:
+    context = context_of(request)
+    data = parse_json_body(await request.body())
+    context.scorer.check_document_count(data)
     try:
-        body = JinaRerankRequest.model_validate(parse_json_body(await request.body()))
+        body = JinaRerankRequest.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc) from None
-    context = context_of(request)
     model = context.table.pick(body.model)
     result = await context.scorer.score(request, model, body.query_text(), body.document_texts())
     hits = [

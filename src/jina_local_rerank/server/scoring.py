@@ -52,6 +52,12 @@ class Scorer:
         for batcher in self.batchers.values():
             await batcher.stop()
 
+    def check_document_count(self, body: object) -> None:
+        """413 for too many documents, checked on the parsed JSON before the schema validates each one."""
+        documents = body.get("documents") if isinstance(body, dict) else None
+        if isinstance(documents, list) and len(documents) > self.limits.max_documents:
+            raise TooLarge(f"{len(documents)} documents exceed the limit of {self.limits.max_documents}.")
+
     def check_sizes(self, query: str, documents: list[str]) -> None:
         """413 for requests bigger than the limits, before anything is tokenized."""
         limits = self.limits
