@@ -59,8 +59,19 @@ async def trickle(host: str, port: int, kind: str) -> float | None:
     return None
 
 
+def ensure_file_descriptors(needed: int) -> None:
+    """Client and server share this process: each trickler costs two descriptors."""
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            pytest.skip(f"needs {needed} file descriptors; the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
 @pytest.mark.slow
 def test_trickling_and_idle_connections_are_closed_while_others_are_served():
+    ensure_file_descriptors(2 * TRICKLERS + 512)
     reranker = Reranker(V2_TINY, device="cpu", dtype="float32")
     limits = ServerLimits(read_timeout_s=READ_TIMEOUT_S, keep_alive_s=1)
     with serve_in_thread(create_app([reranker], limits=limits)) as url:
