@@ -123,3 +123,17 @@ def test_connections_beyond_the_limit_get_503_with_retry_after():
                 connection.close()
         time.sleep(0.2)
         assert httpx.get(f"{url}/health").status_code == 200
+
+
+def test_a_body_that_does_not_arrive_in_time_is_408_and_closed():
+    reranker = Reranker(V2_TINY, device="cpu", dtype="float32", lazy=True)
+    with serve_in_thread(create_app([reranker], limits=ServerLimits(read_timeout_s=0.5))) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            answer = b""
+            while chunk := connection.recv(4096):
+                answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408") and b"connection: close" in head.lower()
+    assert b"0.5 s" in body and b"x-request-id" in head.lower()

@@ -89,7 +89,7 @@ class RequestGuard:
                 await self.app(scope, _replay(body, receive), send_with_id)
         except _BodyTooLarge:
             await _answer(send_with_id, 413, self._too_large_message(), request_id, close=True)
-        except asyncio.TimeoutError:
+        except _BodyTimedOut:
             message = f"The request body was not received within {self.read_timeout_s:g} s."
             await _answer(send_with_id, 408, message, request_id, close=True)
         except (_ClientDisconnected, ClientGone):
@@ -118,8 +118,11 @@ class RequestGuard:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise asyncio.TimeoutError
-            message = await asyncio.wait_for(receive(), remaining)
+                raise _BodyTimedOut
+            try:
+                message = await asyncio.wait_for(receive(), remaining)
+            except asyncio.TimeoutError:
+                raise _BodyTimedOut from None
             if message["type"] == "http.disconnect":
                 raise _ClientDisconnected
             chunk = message.get("body", b"")
@@ -132,6 +135,10 @@ class RequestGuard:
 
 
 class _BodyTooLarge(Exception):
+    pass
+
+
+class _BodyTimedOut(Exception):
     pass
 
 
