@@ -143,6 +143,7 @@ def test_empty_documents_and_whitespace_are_answered(server):
     assert answer.status_code == 200 and len(answer.json()["results"]) == 2
 
 
+@pytest.mark.slow
 def test_overload_answers_503_with_retry_after():
     reranker = Reranker(V2_TINY, device="cpu", dtype="float32")
     app = create_app([reranker], limits=ServerLimits(max_queue=1, max_batch_documents=1, max_wait_ms=0))
@@ -154,6 +155,7 @@ def test_overload_answers_503_with_retry_after():
     assert all(r.headers.get("retry-after") == "1" for r in responses if r.status_code == 503)
 
 
+@pytest.mark.slow
 def test_concurrent_requests_share_batches_and_get_serial_scores(core):
     app = create_app([core], limits=ServerLimits(max_wait_ms=20))
     expected = {i: core.rerank(QUERY, DOCS[i:] + DOCS[:i]) for i in range(4)}
@@ -177,6 +179,7 @@ def test_concurrent_requests_share_batches_and_get_serial_scores(core):
         )
 
 
+@pytest.mark.slow
 def test_bounded_load_has_no_errors(core):
     app = create_app({"jina-v2-tiny": core})
     with serve_in_thread(app) as url:

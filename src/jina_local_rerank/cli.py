@@ -93,15 +93,21 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
-
-        from jina_local_rerank.server import ServerLimits, create_app
+        from jina_local_rerank.server import ServerLimits, create_app, run_server, served_names, startup_line
     except ImportError as exc:
         print(f'error: the server needs its extra: pip install "jina-local-rerank[server]" ({exc})', file=sys.stderr)
         return 2
     from jina_local_rerank.reranker import Reranker
-    from jina_local_rerank.server.app import served_names
 
+    limits = ServerLimits(
+        max_queue=args.max_queue,
+        max_wait_ms=args.max_wait_ms,
+        max_documents=args.max_documents,
+        max_request_tokens=args.max_request_tokens,
+        request_timeout_s=args.request_timeout,
+        read_timeout_s=args.read_timeout,
+        max_connections=args.max_connections,
+    )
     table: dict[str, Reranker] = {}
     for spec in args.model or [default_model()]:
         alias, _, source = spec.rpartition("=")
@@ -114,9 +120,16 @@ def _serve(args: argparse.Namespace) -> int:
         )
         for name in [alias] if alias else served_names(reranker):
             table[name] = reranker
-    limits = ServerLimits(max_queue=args.max_queue, max_wait_ms=args.max_wait_ms, max_documents=args.max_documents)
     app = create_app(table, api_key=args.api_key, limits=limits)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
+    line = startup_line(app, args.host, args.port)
+    run_server(
+        app,
+        args.host,
+        args.port,
+        limits,
+        log_level="info" if args.verbose else "warning",
+        on_started=lambda: print(line, flush=True),
+    )
     return 0
 
 
@@ -209,6 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-queue", type=int, default=64, help="waiting requests before answering 503")
     serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
     serve.add_argument("--max-documents", type=int, default=1000, help="documents per request")
+    serve.add_argument(
+        "--max-request-tokens", type=int, default=500_000, help="tokens per request before answering 413"
+    )
+    serve.add_argument(
+        "--request-timeout", type=float, default=60.0, help="seconds until a request is answered 504 and dropped"
+    )
+    serve.add_argument(
+        "--read-timeout", type=float, default=30.0, help="seconds a client has to send its request head, then body"
+    )
+    serve.add_argument("--max-connections", type=int, default=1024, help="open connections before answering 503")
     serve.set_defaults(handler=_serve)
 
     bench = command("bench", "speed of plain CrossEncoder.predict vs Reranker on random models")

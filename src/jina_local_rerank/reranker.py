@@ -23,6 +23,7 @@ from jina_local_rerank.checkpoint import Architecture, detect_architecture, read
 from jina_local_rerank.inference import PairScorer
 from jina_local_rerank.loader import load_cross_encoder
 from jina_local_rerank.native import NativeTransformer
+from jina_local_rerank.ranking import rank_order
 from jina_local_rerank.registry import ModelSpec, default_model, lookup
 from jina_local_rerank.results import RerankResult
 from jina_local_rerank.tokenization import EncodedPair, PairTokenizer
@@ -330,9 +331,7 @@ class Reranker:
             batch_size=batch_size,
             show_progress_bar=show_progress_bar,
         )
-        order = sorted(range(len(details.scores)), key=lambda i: (-details.scores[i], i))
-        if top_n is not None:
-            order = order[:top_n]
+        order = rank_order(details.scores, top_n)
         return [RerankResult(index=i, relevance_score=details.scores[i], document=documents[i]) for i in order]
 
     def score_documents(

@@ -9,20 +9,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
+from jina_local_rerank.server.settings import ServerLimits
+from jina_local_rerank.server.transport import AnnouncingServer, uvicorn_config
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @contextmanager
 def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
-    """Start a real uvicorn server, yield its base URL, stop it on exit."""
+    """Start a real uvicorn server (with the same protections as ``serve``), yield its base URL, stop it."""
     port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    limits = getattr(getattr(app, "state", None), "limits", None) or ServerLimits()
+    server = AnnouncingServer(uvicorn_config(app, host, port, limits))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
