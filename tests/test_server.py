@@ -78,6 +78,7 @@ def test_cohere_v2_schema(server, core):
     assert sorted(r["index"] for r in answer["results"]) == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 def test_llama_index_jina_rerank_client(server, core):
     from llama_index.core.schema import NodeWithScore, TextNode
     from llama_index.postprocessor.jinaai_rerank import JinaRerank
