@@ -121,12 +121,16 @@ class ListwiseScorer:
         max_query_length: int = listwise.DEFAULT_MAX_QUERY_LENGTH,
         max_doc_length: int = listwise.DEFAULT_MAX_DOC_LENGTH,
         instruction: str | None = None,
+        max_blocks_per_forward: int | None = None,
     ) -> list[ListwiseScores]:
         """Each request scored as Jina's ``rerank`` would score it alone; forwards are shared.
 
         Texts are checked (nested markers) before any forward. A request without documents gives
-        empty scores (Jina's code divides by zero there).
+        empty scores (Jina's code divides by zero there). ``max_blocks_per_forward`` caps how many
+        blocks share a forward (``None``: as many as the token budget holds).
         """
+        if instruction is not None:
+            instruction = listwise.sanitize(instruction, "instruction")
         planned: list[_PlannedBlock] = []
         lengths: list[tuple[int, list[int]]] = []
         prompts: list[str] = []
@@ -140,8 +144,6 @@ class ListwiseScorer:
             clean_documents = [
                 listwise.sanitize(text.text, f"documents[{position}]") for position, text in enumerate(document_texts)
             ]
-            if instruction is not None:
-                instruction = listwise.sanitize(instruction, "instruction")
             document_lengths = [text.length for text in document_texts]
             lengths.append((query_text.length, document_lengths))
             for block in listwise.plan_blocks(
@@ -155,18 +157,18 @@ class ListwiseScorer:
             encoded = self.tokenizer(prompts, add_special_tokens=False, verbose=False)["input_ids"]
             for block, ids in zip(planned, encoded):
                 block.input_ids = list(ids)
-        ran = self._run_blocks(planned)
+        ran = self._run_blocks(planned, max_blocks_per_forward)
         return [self._merge(request_index, requests, planned, ran, lengths) for request_index in range(len(requests))]
 
-    def _run_blocks(self, planned: list[_PlannedBlock]) -> list[ListwiseBlock]:
-        """Forward every block, packed several to a forward up to the token budget."""
+    def _run_blocks(self, planned: list[_PlannedBlock], max_blocks: int | None) -> list[ListwiseBlock]:
+        """Forward every block, packed several to a forward (shortest first) up to the token budget."""
         results: list[ListwiseBlock | None] = [None] * len(planned)
         order = sorted(range(len(planned)), key=lambda i: len(planned[i].input_ids))
         group: list[int] = []
         tokens = 0
         for index in order:
             length = len(planned[index].input_ids)
-            if group and tokens + length > self.token_budget:
+            if group and (tokens + length > self.token_budget or len(group) == max_blocks):
                 self._run_group(planned, group, results)
                 group, tokens = [], 0
             group.append(index)

@@ -70,11 +70,6 @@ def _causal_attention(
 AttentionInterface.register(ATTENTION_IMPLEMENTATION, _causal_attention)
 
 
-def is_listwise_config(config: dict[str, Any]) -> bool:
-    """``JinaForRanking`` on a Qwen3 config: what the hub's ``config.json`` of jina-reranker-v3 says."""
-    return ARCHITECTURE_NAME in (config.get("architectures") or []) and config.get("model_type") == "qwen3"
-
-
 def native_config(raw: dict[str, Any]) -> Qwen3Config:
     """transformers' own ``Qwen3Config`` from the official values (no remote class, no auto_map)."""
     values = {k: v for k, v in raw.items() if k not in ("auto_map", "architectures", "_name_or_path")}
