@@ -45,8 +45,10 @@ def test_sanitized_text_never_holds_a_marker(text):
 def test_prompt_layout():
     prompt = listwise.build_prompt("q", ["d0", ""])
     assert prompt.startswith("<|im_start|>system\nYou are a search relevance expert")
-    assert "to query: q\n<passage id=\"0\">\nd0<|embed_token|>\n</passage>\n<passage id=\"1\">\n<|embed_token|>\n" in prompt
-    assert prompt.endswith("</passage>\n<query>\nq<|rerank_token|>\n</query><|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert 'to query: q\n<passage id="0">\nd0<|embed_token|>\n</passage>\n<passage id="1">\n<|embed_token|>\n' in prompt
+    assert prompt.endswith(
+        "</passage>\n<query>\nq<|rerank_token|>\n</query><|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
+    )
     assert "I will provide you with 2 passages" in prompt
     assert "<instruct>" not in prompt
     assert "<instruct>\nGerman first\n</instruct>\n<passage" in listwise.build_prompt("q", ["d"], "German first")

@@ -33,4 +33,10 @@ def test_smoke_v3_benchmark_reports_every_column(tmp_path):
     assert "| smoke-v3 | 6 docs |" in bench.to_markdown(rows)
     # Only tokenizer files (and the config) ship as assets; weights are random at run time.
     names = {item.name for item in (resources.files("jina_local_rerank") / "bench_assets" / "v3").iterdir()}
-    assert names == {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "config.json"}
+    assert names == {
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "added_tokens.json",
+        "config.json",
+    }

@@ -93,7 +93,9 @@ def test_langchain_compressor_and_cross_encoder(core):
     cross = JinaLocalCrossEncoder(reranker=core)
     pair_scores = cross.score([(QUERY, t) for t in TEXTS[:3]])
     assert pair_scores == pytest.approx(core.compute_score([[QUERY, t] for t in TEXTS[:3]]), abs=1e-6)
-    out = CrossEncoderReranker(model=cross, top_n=2).compress_documents([Document(page_content=t) for t in TEXTS], QUERY)
+    out = CrossEncoderReranker(model=cross, top_n=2).compress_documents(
+        [Document(page_content=t) for t in TEXTS], QUERY
+    )
     assert len(out) == 2
 
 

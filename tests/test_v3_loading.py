@@ -104,9 +104,7 @@ def test_generic_checkpoint_without_a_head_is_refused(tmp_path):
     (tmp_path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
     BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt")).save_pretrained(tmp_path)
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=8, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
-    )
+    config = BertConfig(vocab_size=8, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
     BertModel(config).save_pretrained(tmp_path)  # an encoder only: no classifier
     with pytest.raises(CheckpointMismatchError, match=r"classifier\.weight"):
         Reranker(tmp_path, device="cpu", dtype="float32")

@@ -487,7 +487,7 @@ def run_listwise(
             (f"Reranker ({name})", Reranker(folder, device=torch_device, dtype=name)) for name in extra_dtypes
         ]
         for label, reranker in engines:
-            call = (
+            call: Callable[[], Any] = (
                 functools.partial(reranker.rerank, *work[0])
                 if requests == 1
                 else functools.partial(reranker.score_many, work)

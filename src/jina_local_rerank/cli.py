@@ -161,7 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="speed of plain CrossEncoder.predict vs Reranker on random models")
     bench.add_argument(
-        "--models", nargs="+", default=["v2-base", "v1-turbo"], help="v2-base, v1-turbo, v1-tiny, v3 (default: %(default)s)"
+        "--models",
+        nargs="+",
+        default=["v2-base", "v1-turbo"],
+        help="v2-base, v1-turbo, v1-tiny, v3 (default: %(default)s)",
     )
     bench.add_argument("--device", default=None)
     bench.add_argument("--documents", type=int, default=100)

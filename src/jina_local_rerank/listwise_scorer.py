@@ -106,7 +106,9 @@ class ListwiseScorer:
         return self.tokenizer(texts, truncation=True, max_length=max_length, add_special_tokens=False)["input_ids"]
 
     def _decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids)
+        text = self.tokenizer.decode(ids)
+        assert isinstance(text, str)
+        return text
 
     def truncate(self, texts: Sequence[str], max_length: int) -> list[listwise.TruncatedText]:
         """``listwise.truncate_texts`` with this tokenizer."""
@@ -146,12 +148,12 @@ class ListwiseScorer:
             ]
             document_lengths = [text.length for text in document_texts]
             lengths.append((query_text.length, document_lengths))
-            for block in listwise.plan_blocks(
+            for indices in listwise.plan_blocks(
                 document_lengths, query_text.length, self.model_max_length, max_doc_length
             ):
-                planned.append(_PlannedBlock(request_index, block))
+                planned.append(_PlannedBlock(request_index, indices))
                 prompts.append(
-                    listwise.build_prompt(clean_query, [clean_documents[i] for i in block], instruction=instruction)
+                    listwise.build_prompt(clean_query, [clean_documents[i] for i in indices], instruction=instruction)
                 )
         if prompts:
             encoded = self.tokenizer(prompts, add_special_tokens=False, verbose=False)["input_ids"]
@@ -177,9 +179,7 @@ class ListwiseScorer:
             self._run_group(planned, group, results)
         return [block for block in results if block is not None]
 
-    def _run_group(
-        self, planned: list[_PlannedBlock], group: list[int], results: list[ListwiseBlock | None]
-    ) -> None:
+    def _run_group(self, planned: list[_PlannedBlock], group: list[int], results: list[ListwiseBlock | None]) -> None:
         prompts = [planned[i].input_ids for i in group]
         packed = PackedBlocks.from_prompts(prompts)
         positions: list[int] = []
@@ -250,4 +250,3 @@ class ListwiseScorer:
             query_length=query_length,
             document_lengths=document_lengths,
         )
-

@@ -69,7 +69,9 @@ def load_cross_encoder(
     return cross_encoder
 
 
-def load_listwise_scorer(folder: Path, *, device: torch.device, dtype: torch.dtype, token_budget: int) -> ListwiseScorer:
+def load_listwise_scorer(
+    folder: Path, *, device: torch.device, dtype: torch.dtype, token_budget: int
+) -> ListwiseScorer:
     """jina-reranker-v3 natively (transformers' ``Qwen3Model`` + projector); never with remote code."""
     scorer = ListwiseScorer.load(folder, read_config(folder), device=device, dtype=dtype, token_budget=token_budget)
     logger.info("Loaded %s (%s) on %s as %s", folder, Architecture.JINA_V3.value, device, dtype)

@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 import threading
+from pathlib import Path
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -179,7 +180,7 @@ class Reranker:
             self._scorer = PairScorer(cross_encoder, self._tokenizer.pad_token_id, self.token_budget, self.packed)
         return self
 
-    def _load_listwise(self, folder: os.PathLike[str]) -> None:
+    def _load_listwise(self, folder: Path) -> None:
         """jina-reranker-v3: always packed (no padding); CUDA graphs and fused LayerNorms do not apply."""
         for name in ("cuda_graphs", "fused_norms"):
             if getattr(self, name):

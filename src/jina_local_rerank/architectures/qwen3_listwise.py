@@ -20,16 +20,12 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import AttentionInterface, Qwen3Config, Qwen3Model
+from transformers.initialization import no_init_weights  # skips random init of weights loaded right after
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from jina_local_rerank.architectures.weights import load_into, load_state_dict
 from jina_local_rerank.errors import CheckpointMismatchError
 from jina_local_rerank.varlen import varlen_attention
-
-try:  # transformers >= 5: skip random init of weights that are overwritten right away
-    from transformers.initialization import no_init_weights
-except ImportError:  # pragma: no cover
-    from transformers.modeling_utils import no_init_weights
 
 ARCHITECTURE_NAME = "JinaForRanking"
 BACKBONE_PREFIX = "model."
@@ -120,7 +116,9 @@ class JinaListwiseModel(nn.Module):
 
     @property
     def embedding_size(self) -> int:
-        return int(self.projector[-1].out_features)
+        last = self.projector[-1]
+        assert isinstance(last, nn.Linear)
+        return last.out_features
 
     def hidden_states(self, packed: PackedBlocks) -> torch.Tensor:
         """Final normed hidden states of every packed token: [tokens, hidden]."""
