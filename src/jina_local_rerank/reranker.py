@@ -12,9 +12,9 @@ import itertools
 import logging
 import os
 import threading
-from pathlib import Path
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, overload
 
 import torch
