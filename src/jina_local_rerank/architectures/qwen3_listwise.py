@@ -8,7 +8,8 @@ and the projector is a plain ``nn.Sequential``; no remote code runs.
 Prompts of several blocks run as one packed sequence (no padding): positions restart per block and
 attention is causal within each block through a variable-length kernel. The attention function is
 registered with transformers but has no mask function, so transformers never builds a mask (no
-[L, L] tensor even for a 250k-token block); a single sequence runs SDPA with ``is_causal``.
+[L, L] tensor even for a 250k-token block); each block runs flash varlen (CUDA, half precision) or
+SDPA with ``is_causal`` on its own rows.
 """
 
 from __future__ import annotations
@@ -122,23 +123,19 @@ class JinaListwiseModel(nn.Module):
 
     def hidden_states(self, packed: PackedBlocks) -> torch.Tensor:
         """Final normed hidden states of every packed token: [tokens, hidden]."""
+        # Even one prompt goes through the variable-length path: key/value heads are repeated there, so
+        # SDPA never needs enable_gqa (which some kernels lack, falling back to an [L, L] score matrix).
         device = self.device
-        input_ids = packed.input_ids.to(device)[None]
-        position_ids = packed.position_ids.to(device)[None]
-        if len(packed.cu_seqlens) == 2:
-            # One prompt: transformers' SDPA path with is_causal (flash / memory-efficient kernels).
-            output = self.backbone(input_ids=input_ids, position_ids=position_ids, use_cache=False)
-        else:
-            cu_seqlens = packed.cu_seqlens.to(device)
-            output = self.backbone(
-                input_ids=input_ids,
-                position_ids=position_ids,
-                use_cache=False,
-                cu_seq_lens_q=cu_seqlens,
-                cu_seq_lens_k=cu_seqlens,
-                max_length_q=packed.max_seqlen,
-                max_length_k=packed.max_seqlen,
-            )
+        cu_seqlens = packed.cu_seqlens.to(device)
+        output = self.backbone(
+            input_ids=packed.input_ids.to(device)[None],
+            position_ids=packed.position_ids.to(device)[None],
+            use_cache=False,
+            cu_seq_lens_q=cu_seqlens,
+            cu_seq_lens_k=cu_seqlens,
+            max_length_q=packed.max_seqlen,
+            max_length_k=packed.max_seqlen,
+        )
         return output.last_hidden_state[0]
 
     def project(self, hidden: torch.Tensor) -> torch.Tensor:
