@@ -259,3 +259,10 @@ def test_v3_only_parameters_are_refused_by_cross_encoders(v2_reranker):
         v2_reranker.rerank("q", ["a"], max_doc_length=100)
     with pytest.raises(ValueError, match="instruction"):
         v2_reranker.rerank("q", ["a"], instruction="be brief")
+
+
+def test_lazy_v3_answers_no_documents_without_loading():
+    lazy = Reranker(V3_TINY, device="cpu", dtype="float32", lazy=True)
+    assert lazy.rerank("q", []) == []
+    assert lazy.compute_score([]) == []
+    assert not lazy.is_loaded

@@ -450,16 +450,18 @@ class Reranker:
         For jina-reranker-v3 each document has one "window": the prompt tokens up to its marker
         (so ``total_tokens`` counts every prompt token once), and blocks share forwards.
         """
-        if self._listwise_part() is not None:
-            return self._score_many_listwise(
-                requests, max_query_length, max_length, max_doc_length, overlap, instruction, batch_size
-            )
-        for name, value in (("max_doc_length", max_doc_length), ("instruction", instruction)):
-            if value is not None:
-                raise ValueError(
-                    f"{name} applies to jina-reranker-v3 only; {self.model_name} scores windows "
-                    "(use max_length / max_query_length / overlap)."
+        # Requests without documents are answered without loading the model (the architecture can wait).
+        if self.is_loaded or _has_documents(requests):
+            if self._listwise_part() is not None:
+                return self._score_many_listwise(
+                    requests, max_query_length, max_length, max_doc_length, overlap, instruction, batch_size
                 )
+            for name, value in (("max_doc_length", max_doc_length), ("instruction", instruction)):
+                if value is not None:
+                    raise ValueError(
+                        f"{name} applies to jina-reranker-v3 only; {self.model_name} scores windows "
+                        "(use max_length / max_query_length / overlap)."
+                    )
         overlap = _DEFAULT_OVERLAP if overlap is None else overlap
         checked = [(validation.check_query(q), validation.check_documents(d)) for q, d in requests]
         validation.check_non_negative_int("overlap", overlap)
@@ -604,6 +606,13 @@ class Reranker:
 
     def _progress(self, show_progress_bar: bool | None) -> bool:
         return self.show_progress_bar if show_progress_bar is None else show_progress_bar
+
+
+def _has_documents(requests: Sequence[tuple[str, Sequence[str]]]) -> bool:
+    return any(
+        isinstance(documents, Sequence) and not isinstance(documents, (str, bytes)) and len(documents) > 0
+        for _, documents in requests
+    )
 
 
 def listwise_document_limit(max_length: int | None, max_doc_length: int | None, spec: ModelSpec | None) -> int:
