@@ -60,6 +60,8 @@ class _PlannedBlock:
     request: int
     document_indices: list[int]
     input_ids: list[int] = field(default_factory=list)
+    document_positions: list[int] = field(default_factory=list)
+    query_position: int = -1
 
 
 class ListwiseScorer:
@@ -159,6 +161,9 @@ class ListwiseScorer:
             encoded = self.tokenizer(prompts, add_special_tokens=False, verbose=False)["input_ids"]
             for block, ids in zip(planned, encoded):
                 block.input_ids = list(ids)
+                block.document_positions, block.query_position = self._marker_positions(
+                    block.input_ids, len(block.document_indices)
+                )
         ran = self._run_blocks(planned, max_blocks_per_forward)
         return [self._merge(request_index, requests, planned, ran, lengths) for request_index in range(len(requests))]
 
@@ -168,7 +173,7 @@ class ListwiseScorer:
         order = sorted(range(len(planned)), key=lambda i: len(planned[i].input_ids))
         group: list[int] = []
         tokens = 0
-        for index in order:
+        for index in order:  # shortest first: a group's prompts are of similar length
             length = len(planned[index].input_ids)
             if group and (tokens + length > self.token_budget or len(group) == max_blocks):
                 self._run_group(planned, group, results)
@@ -180,20 +185,35 @@ class ListwiseScorer:
         return [block for block in results if block is not None]
 
     def _run_group(self, planned: list[_PlannedBlock], group: list[int], results: list[ListwiseBlock | None]) -> None:
+        """One packed forward for the group's blocks; out of GPU memory, the group is split and retried."""
+        try:
+            self._forward_group(planned, group, results)
+        except torch.OutOfMemoryError:
+            if len(group) == 1:
+                raise
+            logger.warning("Out of memory on %d packed blocks; retrying in two halves", len(group))
+            if self.model.device.type == "cuda":
+                torch.cuda.empty_cache()
+            half = len(group) // 2
+            self._run_group(planned, group[:half], results)
+            self._run_group(planned, group[half:], results)
+
+    def _forward_group(
+        self, planned: list[_PlannedBlock], group: list[int], results: list[ListwiseBlock | None]
+    ) -> None:
         prompts = [planned[i].input_ids for i in group]
         packed = PackedBlocks.from_prompts(prompts)
         positions: list[int] = []
-        per_block: list[tuple[list[int], int]] = []
         offset = 0
         for index, ids in zip(group, prompts):
-            documents, query = self._marker_positions(ids, len(planned[index].document_indices))
-            per_block.append((documents, query))
-            positions.extend(offset + p for p in [*documents, query])
+            block = planned[index]
+            positions.extend(offset + p for p in [*block.document_positions, block.query_position])
             offset += len(ids)
         with torch.inference_mode():
             embeddings = self.model.embed_positions(packed, torch.tensor(positions, dtype=torch.long)).float()
             start = 0
-            for index, (documents, query) in zip(group, per_block):
+            for index in group:
+                documents = planned[index].document_positions
                 rows = embeddings[start : start + len(documents) + 1]
                 start += len(documents) + 1
                 block_documents, block_query = rows[:-1], rows[-1]
