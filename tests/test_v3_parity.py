@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 from conftest import FIXTURES, load_expected
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jina_local_rerank import Reranker, listwise
 from jina_local_rerank.architectures.qwen3_listwise import PackedBlocks
@@ -266,3 +268,43 @@ def test_lazy_v3_answers_no_documents_without_loading():
     assert lazy.rerank("q", []) == []
     assert lazy.compute_score([]) == []
     assert not lazy.is_loaded
+
+
+_PIECES = st.sampled_from(
+    [
+        listwise.DOCUMENT_MARKER,
+        listwise.QUERY_MARKER,
+        "<|im_start|>",
+        "<|im_end|>",
+        "<think>",
+        "<|rerank_",
+        "<|embed_",
+        "token|>",
+        "𠀀",
+        "Ѣ",
+        "é",
+        " ",
+        "\n",
+        "vitamin C",
+    ]
+)
+_TEXTS = st.lists(st.one_of(_PIECES, st.text(max_size=6)), max_size=8).map("".join)
+
+
+@pytest.mark.slow
+@given(query=_TEXTS, documents=st.lists(_TEXTS, max_size=4))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_text_gets_a_cosine_per_document_or_a_named_error(v3, query, documents):
+    try:
+        results = v3.rerank(query, documents, max_doc_length=12, max_query_length=6)
+    except ValueError as error:
+        assert "query" in str(error) or "documents[" in str(error)
+        survivors = [
+            text.replace(listwise.QUERY_MARKER, "").replace(listwise.DOCUMENT_MARKER, "")
+            for text in [query, *documents]
+        ]
+        assert any(marker in text for text in survivors for marker in (listwise.QUERY_MARKER, listwise.DOCUMENT_MARKER))
+        return
+    assert sorted(r.index for r in results) == list(range(len(documents)))
+    assert all(math.isfinite(r.relevance_score) and -1.0 <= r.relevance_score <= 1.0 for r in results)
+    assert [r.document for r in results] == [documents[r.index] for r in results]
