@@ -22,12 +22,16 @@ class JinaLocalRerank(ModelSettings, BaseDocumentCompressor):
     Use it as ``ContextualCompressionRetriever(base_compressor=JinaLocalRerank(top_n=3), ...)``.
     Returned documents are copies with ``metadata["relevance_score"]`` (a float) that keep
     ``page_content``, ``metadata`` and ``id``; long documents are windowed, not truncated.
+    Scores are sigmoids in [0, 1] for v1/v2 and cosines in [-1, 1] for jina-reranker-v3 (listwise:
+    documents are cut to ``max_length`` tokens, 2048 by default, and ``overlap`` does not apply).
     """
 
     top_n: int | None = Field(default=3, ge=1, description="Documents to keep, best first; None keeps all.")
     max_length: int | None = Field(default=None, ge=1, description="Tokens per window, query included.")
     max_query_length: int | None = Field(default=None, ge=1, description="Tokens kept of the query.")
-    overlap: int = Field(default=80, ge=0, description="Tokens shared by neighbouring windows.")
+    overlap: int | None = Field(
+        default=None, ge=0, description="Tokens shared by neighbouring windows (None: 80; not for v3)."
+    )
     batch_size: int | None = Field(default=None, ge=1, description="Windows per batch; None uses a token budget.")
 
     def rerank(self, documents: Sequence[str | Document], query: str, top_n: int | None = None) -> list[dict[str, Any]]:

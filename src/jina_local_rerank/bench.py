@@ -39,9 +39,13 @@ class Shape:
     heads: int
     intermediate: int
     vocab: int
+    kv_heads: int | None = None  # grouped-query attention (Qwen3); None: as many as heads
+    head_dim: int | None = None  # None: hidden // heads
 
     @property
     def assets(self) -> str:
+        if self.architecture is Architecture.JINA_V3:
+            return "v3"
         return "v2" if self.architecture is Architecture.JINA_V2 else "v1"
 
 
@@ -51,6 +55,9 @@ SHAPES = {
     "v1-tiny": Shape(Architecture.JINA_BERT, 384, 4, 12, 1536, 61056),
     "smoke-v2": Shape(Architecture.JINA_V2, 64, 2, 4, 128, 1000),
     "smoke-v1": Shape(Architecture.JINA_BERT, 48, 2, 6, 64, 1000),
+    # jina-reranker-v3: Qwen3-0.6B (q_proj 1024 -> 16 x 128, 8 key/value heads); the real Qwen vocabulary.
+    "v3": Shape(Architecture.JINA_V3, 1024, 28, 16, 3072, 151936, kv_heads=8, head_dim=128),
+    "smoke-v3": Shape(Architecture.JINA_V3, 64, 2, 4, 128, 151936, kv_heads=2, head_dim=16),
 }
 
 
@@ -249,6 +256,17 @@ def run(
     ``score_many`` for us and one ``predict`` over all pairs for the baseline, as a server batches them.
     """
     shape = SHAPES[model]
+    if shape.architecture is Architecture.JINA_V3:
+        return run_listwise(
+            model,
+            device=device,
+            documents=documents,
+            repeats=repeats,
+            queries=queries,
+            long=long,
+            extra_dtypes=extra_dtypes,
+            requests=requests,
+        )
     torch_device = hardware.resolve_device(device)
     workload = "long" if long else f"{documents} docs"
     if requests > 1:
@@ -420,3 +438,142 @@ def resources_line(rows: list[Row]) -> str:
 
 def rows_to_json(rows: list[Row]) -> str:
     return json.dumps([asdict(r) for r in rows], indent=2)
+
+
+# ---------------------------------------------------------------------------- jina-reranker-v3 (listwise)
+
+
+def write_listwise_checkpoint(shape: Shape, folder: Path, seed: int = 0) -> Path:
+    """A random jina-reranker-v3 checkpoint of ``shape`` in the official layout (``model.*`` + projector)."""
+    from transformers import Qwen3Config, Qwen3Model
+
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in _assets("v3").iterdir():
+        (folder / item.name).write_bytes(item.read_bytes())
+    config = json.loads((_assets("v3") / "config.json").read_text())
+    config.update(
+        hidden_size=shape.hidden,
+        num_hidden_layers=shape.layers,
+        max_window_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        num_key_value_heads=shape.kv_heads or shape.heads,
+        head_dim=shape.head_dim or shape.hidden // shape.heads,
+        intermediate_size=shape.intermediate,
+        vocab_size=shape.vocab,
+    )
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    backbone_config = Qwen3Config.from_dict({k: v for k, v in config.items() if k not in ("auto_map", "architectures")})
+    backbone = Qwen3Model(backbone_config)
+    projector = torch.nn.Sequential(
+        torch.nn.Linear(shape.hidden, shape.hidden // 2, bias=False),
+        torch.nn.ReLU(),
+        torch.nn.Linear(shape.hidden // 2, 512, bias=False),
+    )
+    _lively_init(backbone)
+    _lively_init(projector)
+    state = {f"model.{k}": v for k, v in backbone.state_dict().items()}
+    state.update({f"projector.{k}": v for k, v in projector.state_dict().items()})
+    save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "model.safetensors"))
+    return folder
+
+
+def listwise_flops(shape: Shape, prompt_lengths: list[int]) -> float:
+    """Forward FLOPs of the Qwen3 backbone over these prompts (linear layers and causal attention)."""
+    head_dim = shape.head_dim or shape.hidden // shape.heads
+    q_dim, kv_dim = shape.heads * head_dim, (shape.kv_heads or shape.heads) * head_dim
+    per_token = 2 * shape.layers * (shape.hidden * (2 * q_dim + 2 * kv_dim) + 3 * shape.hidden * shape.intermediate)
+    # QK^T and PV over the causal half: 2 * 2 * (n^2 / 2) * q_dim per layer.
+    return sum(per_token * n + 2 * shape.layers * n * n * q_dim for n in prompt_lengths)
+
+
+def run_listwise(
+    model: str,
+    *,
+    device: str | None = None,
+    documents: int = 100,
+    repeats: int = 3,
+    queries: int = 5,
+    long: bool = False,
+    extra_dtypes: tuple[str, ...] = (),
+    requests: int = 1,
+) -> list[Row]:
+    """jina-reranker-v3 reported like the others. Its upstream code does not load on transformers 5, so
+    the baseline is Jina's schedule run natively: fp32, one forward per block, one request at a time."""
+    shape = SHAPES[model]
+    torch_device = hardware.resolve_device(device)
+    workload = "long" if long else f"{documents} docs"
+    if requests > 1:
+        workload = f"{requests} x {workload}"
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_listwise_checkpoint(shape, Path(tmp) / model)
+        started = time.perf_counter()
+        ours = Reranker(folder, device=torch_device)
+        load_seconds = time.perf_counter() - started
+        fp32 = Reranker(folder, device=torch_device, dtype="float32")
+        tokenizer = ours.listwise_scorer.tokenizer
+        work = [
+            make_workload(tokenizer, documents if not long else max(2, documents // 10), seed=seed, long=long)
+            for seed in range(requests)
+        ]
+        pairs = sum(len(docs) for _, docs in work)
+        prompts = [len(block.input_ids) for result in fp32.listwise_scorer.score_many(work) for block in result.blocks]
+        flops = listwise_flops(shape, prompts)
+
+        def one_block_per_forward() -> None:
+            for request in work:
+                fp32.listwise_scorer.score_many([request], max_blocks_per_forward=1)
+
+        base_time = _best_time(one_block_per_forward, torch_device, repeats)
+        rows.append(
+            Row(
+                model,
+                workload,
+                "one block per forward",
+                "float32",
+                base_time * 1000 / requests,
+                pairs / base_time,
+                achieved_tflops=flops / base_time / 1e12,
+            )
+        )
+        engines = [("Reranker (defaults)", ours)] + [
+            (f"Reranker ({name})", Reranker(folder, device=torch_device, dtype=name)) for name in extra_dtypes
+        ]
+        for label, reranker in engines:
+            call: Callable[[], Any] = (
+                functools.partial(reranker.rerank, *work[0])
+                if requests == 1
+                else functools.partial(reranker.score_many, work)
+            )
+            elapsed = _best_time(call, torch_device, repeats)
+            peak = peak_matmul_rate(torch_device, reranker.dtype)
+            delta, agreement = _accuracy(reranker, fp32, tokenizer, documents, queries, long)
+            rows.append(
+                Row(
+                    model,
+                    workload,
+                    label,
+                    str(reranker.dtype).removeprefix("torch."),
+                    elapsed * 1000 / requests,
+                    pairs / elapsed,
+                    speedup=base_time / elapsed,
+                    floor_ratio=elapsed / (flops / peak),
+                    achieved_tflops=flops / elapsed / 1e12,
+                    max_abs_delta=delta,
+                    top3_agreement=agreement,
+                    extra={
+                        "load_seconds": round(load_seconds, 2),
+                        "peak_matmul_tflops": round(peak / 1e12, 3),
+                        "workload_tflop": round(flops / 1e12, 4),
+                        "blocks": len(prompts),
+                        "prompt_tokens": sum(prompts),
+                        "packed": reranker.packed,
+                        "attention": reranker.attn_implementation,
+                    },
+                )
+            )
+    rows[0].extra["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if torch_device.type == "cuda":
+        rows[0].extra["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    return rows

@@ -36,6 +36,7 @@ class Architecture(enum.Enum):
 
     JINA_V2 = "jina-xlm-roberta-flash"  # jina-reranker-v2: Jina's flash-attention XLM-RoBERTa layout
     JINA_BERT = "jina-bert"  # jina-reranker-v1: JinaBERT (ALiBi, GEGLU)
+    JINA_V3 = "jina-qwen3-listwise"  # jina-reranker-v3: JinaForRanking (Qwen3 + projector, listwise)
     GENERIC = "generic"  # anything sentence-transformers' CrossEncoder loads by itself
 
 
@@ -137,6 +138,8 @@ def read_config(folder: Path) -> dict[str, Any]:
 def detect_architecture(config: dict[str, Any]) -> Architecture:
     """Tell Jina's layouts from ordinary checkpoints by their config keys, never by their name."""
     auto_map = json.dumps(config.get("auto_map") or {})
+    if "JinaForRanking" in (config.get("architectures") or []) and config.get("model_type") == "qwen3":
+        return Architecture.JINA_V3
     if "model_type" not in config and ("XLMRobertaFlashConfig" in auto_map or "use_flash_attn" in config):
         return Architecture.JINA_V2
     if config.get("model_type") == "bert" and (

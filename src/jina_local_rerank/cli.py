@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
 
     bench = command("bench", "speed of plain CrossEncoder.predict vs Reranker on random models")
-    bench.add_argument("--models", nargs="+", default=["v2-base", "v1-turbo"], help="v2-base, v1-turbo, v1-tiny")
+    bench.add_argument("--models", nargs="+", default=["v2-base", "v1-turbo"], help="v2-base, v1-turbo, v1-tiny, v3")
     bench.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (None: the best available)")
     bench.add_argument("--documents", type=int, default=100, help="documents per query")
     bench.add_argument("--repeats", type=int, default=3, help="timed runs; the median is reported")

@@ -1,4 +1,8 @@
-"""Turn a resolved checkpoint folder into a ready ``CrossEncoder`` on the chosen device and dtype."""
+"""Turn a resolved checkpoint folder into a ready model on the chosen device and dtype.
+
+Cross-encoders (v1, v2, any other checkpoint) become a ``CrossEncoder``; jina-reranker-v3 is
+listwise and becomes a ``ListwiseScorer``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from pathlib import Path
 import torch
 from sentence_transformers import CrossEncoder
 
-from jina_local_rerank.checkpoint import Architecture
+from jina_local_rerank.architectures.weights import require_checkpoint_weights
+from jina_local_rerank.checkpoint import Architecture, read_config
+from jina_local_rerank.listwise_scorer import ListwiseScorer
 from jina_local_rerank.native import native_transformer_class
 
 logger = logging.getLogger(__name__)
@@ -39,6 +45,9 @@ def load_cross_encoder(
             model_kwargs=model_kwargs,
             processor_kwargs=processor_kwargs,
         )
+        require_checkpoint_weights(cross_encoder.model, str(folder), read_config(folder))
+    elif architecture is Architecture.JINA_V3:
+        raise ValueError(f"{folder} is jina-reranker-v3 (listwise): load it with load_listwise_scorer.")
     else:
         module_class = native_transformer_class(architecture)
         module = module_class(
@@ -58,3 +67,12 @@ def load_cross_encoder(
         cross_encoder.model.config._attn_implementation,
     )
     return cross_encoder
+
+
+def load_listwise_scorer(
+    folder: Path, *, device: torch.device, dtype: torch.dtype, token_budget: int
+) -> ListwiseScorer:
+    """jina-reranker-v3 natively (transformers' ``Qwen3Model`` + projector); never with remote code."""
+    scorer = ListwiseScorer.load(folder, read_config(folder), device=device, dtype=dtype, token_budget=token_budget)
+    logger.info("Loaded %s (%s) on %s as %s", folder, Architecture.JINA_V3.value, device, dtype)
+    return scorer

@@ -35,6 +35,8 @@ KNOWN_MODELS: dict[str, ModelSpec] = {
         ModelSpec(DEFAULT_MODEL, context_length=1024, rerank_max_length=1024, languages="100+ languages"),
         ModelSpec("jinaai/jina-reranker-v1-turbo-en", context_length=8192, rerank_max_length=1024),
         ModelSpec("jinaai/jina-reranker-v1-tiny-en", context_length=8192, rerank_max_length=1024),
+        # Listwise: rerank_max_length is the per-document limit (max_doc_length), not a window.
+        ModelSpec("jinaai/jina-reranker-v3", context_length=131072, rerank_max_length=2048, languages="multilingual"),
     )
 }
 

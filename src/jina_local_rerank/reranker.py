@@ -1,7 +1,9 @@
-"""``Reranker``: Jina's ``compute_score`` and windowed ``rerank`` over one sentence-transformers CrossEncoder.
+"""``Reranker``: Jina's ``compute_score`` and ``rerank`` for every Jina reranker, behind one class.
 
-Every adapter and the server call this class; all scoring decisions (tokenization, windows,
-batching, score aggregation, ordering) are made here.
+Cross-encoders (v1, v2, any other checkpoint) run as one sentence-transformers CrossEncoder with
+Jina's windowed ``rerank``; jina-reranker-v3 is listwise and runs through a ``ListwiseScorer``
+chosen at load time. Every adapter and the server call this class; all scoring decisions
+(tokenization, windows or blocks, batching, score aggregation, ordering) are made here.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, overload
 
 import torch
 from sentence_transformers import CrossEncoder
 
-from jina_local_rerank import fusion, hardware, validation
+from jina_local_rerank import fusion, hardware, listwise, validation
+from jina_local_rerank.architectures import qwen3_listwise
 from jina_local_rerank.batching import pipeline_chunks
 from jina_local_rerank.checkpoint import Architecture, detect_architecture, read_config, resolve_checkpoint
 from jina_local_rerank.inference import PairScorer
-from jina_local_rerank.loader import load_cross_encoder
+from jina_local_rerank.listwise_scorer import ListwiseScorer, ListwiseScores
+from jina_local_rerank.loader import load_cross_encoder, load_listwise_scorer
 from jina_local_rerank.native import NativeTransformer
 from jina_local_rerank.ranking import rank_order
 from jina_local_rerank.registry import ModelSpec, default_model, lookup
@@ -33,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 _DEFAULT_RERANK_MAX_LENGTH = 1024
 _DEFAULT_MAX_QUERY_LENGTH = 512
+_DEFAULT_OVERLAP = 80
 
 
 @dataclass(frozen=True)
@@ -131,6 +137,7 @@ class Reranker:
         self._cross_encoder: CrossEncoder | None = None
         self._tokenizer: PairTokenizer | None = None
         self._scorer: PairScorer | None = None
+        self._listwise: ListwiseScorer | None = None
         self.architecture: Architecture | None = None
         if not lazy:
             self.load()
@@ -142,10 +149,10 @@ class Reranker:
 
     def load(self) -> Reranker:
         """Load the weights (idempotent and thread-safe); returns ``self``."""
-        if self._scorer is not None:
+        if self.is_loaded:
             return self
         with self._load_lock:
-            if self._scorer is not None:
+            if self.is_loaded:
                 return self
             folder = resolve_checkpoint(
                 self.model_name,
@@ -155,6 +162,9 @@ class Reranker:
                 token=self._token,
             )
             self.architecture = detect_architecture(read_config(folder))
+            if self.architecture is Architecture.JINA_V3:
+                self._load_listwise(folder)
+                return self
             cross_encoder = load_cross_encoder(
                 folder,
                 self.architecture,
@@ -171,6 +181,19 @@ class Reranker:
             self._cross_encoder = cross_encoder
             self._scorer = PairScorer(cross_encoder, self._tokenizer.pad_token_id, self.token_budget, self.packed)
         return self
+
+    def _load_listwise(self, folder: Path) -> None:
+        """jina-reranker-v3: always packed (no padding); CUDA graphs and fused LayerNorms do not apply."""
+        for name in ("cuda_graphs", "fused_norms"):
+            if getattr(self, name):
+                raise ValueError(f"{name}=True is not available for jina-reranker-v3 (listwise); leave it None.")
+        if self.packed is False:
+            raise ValueError("jina-reranker-v3 always runs its blocks packed; leave packed=None.")
+        self._listwise = load_listwise_scorer(
+            folder, device=self.device, dtype=self.dtype, token_budget=self.token_budget
+        )
+        self.packed, self.cuda_graphs, self.fused_norms = True, False, False
+        self.attn_implementation = qwen3_listwise.ATTENTION_IMPLEMENTATION
 
     def _decide_packing(self, cross_encoder: CrossEncoder) -> bool:
         module = cross_encoder[0]
@@ -213,20 +236,47 @@ class Reranker:
 
     @property
     def is_loaded(self) -> bool:
-        return self._scorer is not None
+        return self._scorer is not None or self._listwise is not None
+
+    @property
+    def is_listwise(self) -> bool:
+        """Whether this is jina-reranker-v3 (documents scored together in one prompt; loads the model)."""
+        return self._listwise_part() is not None
+
+    def _listwise_part(self) -> ListwiseScorer | None:
+        self.load()
+        return self._listwise
+
+    @property
+    def listwise_scorer(self) -> ListwiseScorer:
+        """jina-reranker-v3's model, tokenizer and block algorithm (loads the model if needed)."""
+        scorer = self._listwise_part()
+        if scorer is None:
+            raise ValueError(f"{self.model_name} is a cross-encoder, not jina-reranker-v3; use .cross_encoder.")
+        return scorer
 
     @property
     def cross_encoder(self) -> CrossEncoder:
         """The underlying ``sentence_transformers.CrossEncoder`` (loads the model if needed)."""
         self.load()
+        if self._listwise is not None:
+            raise ValueError(
+                f"{self.model_name} is jina-reranker-v3 (listwise), which no CrossEncoder can run; "
+                "use .listwise_scorer."
+            )
         assert self._cross_encoder is not None
         return self._cross_encoder
 
     @property
     def max_length(self) -> int:
-        """Longest pair the model takes: ``compute_score``'s default ``max_length``."""
+        """Longest pair the model takes: ``compute_score``'s default ``max_length``.
+
+        For jina-reranker-v3: its context (the tokenizer's ``model_max_length``), which sizes blocks.
+        """
         if self.spec is not None:
             return self.spec.context_length
+        if self._listwise_part() is not None:
+            return self.listwise_scorer.model_max_length
         tokenizer_limit = self.cross_encoder.tokenizer.model_max_length
         return min(tokenizer_limit, self._hard_max_length or tokenizer_limit)
 
@@ -288,12 +338,22 @@ class Reranker:
 
         Pairs are truncated ``longest_first`` to ``max_length`` tokens (``None``: the model's limit).
         A single pair returns a bare float; a list returns a list of floats in input order.
+
+        jina-reranker-v3 is listwise and has no pairwise head: each pair is scored as a one-document
+        list (its only pairwise reading), giving the cosine in [-1, 1], not a sigmoid; ``max_length``
+        is then the document's token limit (``None``: 2048) and the query is cut to 512 tokens.
         """
         single = validation.is_single_pair(sentence_pairs)
         pairs = validation.check_pairs([sentence_pairs] if single else sentence_pairs)
         validation.check_positive_int("batch_size", batch_size)
         if not pairs:
             return []
+        if self._listwise_part() is not None:
+            details = self._score_many_listwise(
+                [(q, [d]) for q, d in pairs], None, max_length, None, None, None, batch_size
+            )
+            scores = [result.scores[0] for result in details]
+            return scores[0] if single else scores
         tokenizer, scorer = self._parts()
         limit = self._check_max_length(
             self.max_length if max_length is None else max_length, tokenizer.template.num_special_tokens + 2
@@ -311,15 +371,26 @@ class Reranker:
         top_n: int | None = None,
         max_query_length: int | None = None,
         max_length: int | None = None,
-        overlap: int = 80,
+        overlap: int | None = None,
         batch_size: int | None = None,
         show_progress_bar: bool | None = None,
+        *,
+        max_doc_length: int | None = None,
+        instruction: str | None = None,
     ) -> list[RerankResult]:
         """Documents best first, each scored by its best window, as Jina's ``rerank``.
 
         ``max_length`` (``None``: 1024, or the model's limit if smaller) bounds every window, query
         included; the query is cut to ``max_query_length`` tokens (``None``: 512, at most half of
-        ``max_length``). ``top_n=None`` returns every document; ties keep input order.
+        ``max_length``); neighbouring windows share ``overlap`` tokens (``None``: 80).
+        ``top_n=None`` returns every document; ties keep input order.
+
+        jina-reranker-v3 (listwise) follows its own ``rerank`` instead: documents are cut to
+        ``max_doc_length`` tokens (``None``: 2048; ``max_length`` is accepted as the same limit), the
+        query to ``max_query_length`` (``None``: 512), and scored together in blocks of up to 125;
+        scores are cosines in [-1, 1], not sigmoids. ``overlap`` does not apply (an error if given).
+        ``instruction`` fills the prompt's ``<instruct>`` slot (v3 only; Jina's ``rerank`` leaves it
+        empty, so the default ``None`` reproduces it). ``batch_size`` caps the blocks per forward.
         """
         validation.check_positive_int("top_n", top_n)
         details = self.score_documents(
@@ -330,6 +401,8 @@ class Reranker:
             overlap=overlap,
             batch_size=batch_size,
             show_progress_bar=show_progress_bar,
+            max_doc_length=max_doc_length,
+            instruction=instruction,
         )
         order = rank_order(details.scores, top_n)
         return [RerankResult(index=i, relevance_score=details.scores[i], document=documents[i]) for i in order]
@@ -340,11 +413,14 @@ class Reranker:
         documents: list[str],
         max_query_length: int | None = None,
         max_length: int | None = None,
-        overlap: int = 80,
+        overlap: int | None = None,
         batch_size: int | None = None,
         show_progress_bar: bool | None = None,
+        *,
+        max_doc_length: int | None = None,
+        instruction: str | None = None,
     ) -> DocumentScores:
-        """Windowed scores of every document in input order (what ``rerank`` sorts)."""
+        """Scores of every document in input order (what ``rerank`` sorts), with what produced them."""
         return self.score_many(
             [(query, documents)],
             max_query_length=max_query_length,
@@ -352,6 +428,8 @@ class Reranker:
             overlap=overlap,
             batch_size=batch_size,
             show_progress_bar=show_progress_bar,
+            max_doc_length=max_doc_length,
+            instruction=instruction,
         )[0]
 
     def score_many(
@@ -359,14 +437,32 @@ class Reranker:
         requests: Sequence[tuple[str, Sequence[str]]],
         max_query_length: int | None = None,
         max_length: int | None = None,
-        overlap: int = 80,
+        overlap: int | None = None,
         batch_size: int | None = None,
         show_progress_bar: bool | None = None,
+        *,
+        max_doc_length: int | None = None,
+        instruction: str | None = None,
     ) -> list[DocumentScores]:
         """``score_documents`` for several (query, documents) requests whose windows share batches.
 
         This is how concurrent requests (the server's dynamic batching) fill the model's batches.
+        For jina-reranker-v3 each document has one "window": the prompt tokens up to its marker
+        (so ``total_tokens`` counts every prompt token once), and blocks share forwards.
         """
+        # Requests without documents are answered without loading the model (the architecture can wait).
+        if self.is_loaded or _has_documents(requests):
+            if self._listwise_part() is not None:
+                return self._score_many_listwise(
+                    requests, max_query_length, max_length, max_doc_length, overlap, instruction, batch_size
+                )
+            for name, value in (("max_doc_length", max_doc_length), ("instruction", instruction)):
+                if value is not None:
+                    raise ValueError(
+                        f"{name} applies to jina-reranker-v3 only; {self.model_name} scores windows "
+                        "(use max_length / max_query_length / overlap)."
+                    )
+        overlap = _DEFAULT_OVERLAP if overlap is None else overlap
         checked = [(validation.check_query(q), validation.check_documents(d)) for q, d in requests]
         validation.check_non_negative_int("overlap", overlap)
         validation.check_positive_int("batch_size", batch_size)
@@ -476,5 +572,71 @@ class Reranker:
         self._check_max_length(max_length, 1)
         return max_length, max_query_length
 
+    def _score_many_listwise(
+        self,
+        requests: Sequence[tuple[str, Sequence[str]]],
+        max_query_length: int | None,
+        max_length: int | None,
+        max_doc_length: int | None,
+        overlap: int | None,
+        instruction: str | None,
+        batch_size: int | None,
+    ) -> list[DocumentScores]:
+        """jina-reranker-v3's ``rerank`` for each request (see ``rerank``), as ``DocumentScores``."""
+        checked = [(validation.check_query(q), validation.check_documents(d)) for q, d in requests]
+        if overlap is not None:
+            raise ValueError(
+                "overlap does not apply to jina-reranker-v3: it reads whole documents (cut to max_doc_length "
+                "tokens) in one listwise prompt, without windows. Leave overlap=None."
+            )
+        if instruction is not None and not isinstance(instruction, str):
+            raise TypeError(f"instruction must be a str or None, got {type(instruction).__name__}.")
+        validation.check_positive_int("batch_size", batch_size)
+        doc_limit = listwise_document_limit(max_length, max_doc_length, self.spec)
+        query_limit = validation.check_positive_int("max_query_length", max_query_length)
+        scorer = self.listwise_scorer
+        results = scorer.score_many(
+            checked,
+            max_query_length=query_limit or listwise.DEFAULT_MAX_QUERY_LENGTH,
+            max_doc_length=doc_limit,
+            instruction=instruction,
+            max_blocks_per_forward=batch_size,
+        )
+        return [listwise_document_scores(result) for result in results]
+
     def _progress(self, show_progress_bar: bool | None) -> bool:
         return self.show_progress_bar if show_progress_bar is None else show_progress_bar
+
+
+def _has_documents(requests: Sequence[tuple[str, Sequence[str]]]) -> bool:
+    return any(
+        isinstance(documents, Sequence) and not isinstance(documents, (str, bytes)) and len(documents) > 0
+        for _, documents in requests
+    )
+
+
+def listwise_document_limit(max_length: int | None, max_doc_length: int | None, spec: ModelSpec | None) -> int:
+    """jina-reranker-v3's per-document token limit: ``max_doc_length``, or ``max_length`` as its alias."""
+    validation.check_positive_int("max_doc_length", max_doc_length)
+    validation.check_positive_int("max_length", max_length)
+    if max_length is not None and max_doc_length is not None and max_length != max_doc_length:
+        raise ValueError(
+            f"max_length={max_length} and max_doc_length={max_doc_length} disagree: for jina-reranker-v3 both "
+            "name the per-document token limit; pass one."
+        )
+    limit = max_doc_length if max_doc_length is not None else max_length
+    if limit is not None:
+        return limit
+    return spec.rerank_max_length if spec is not None else listwise.DEFAULT_MAX_DOC_LENGTH
+
+
+def listwise_document_scores(result: ListwiseScores) -> DocumentScores:
+    """A listwise result as ``DocumentScores``: one window per document, the prompt tokens up to its marker."""
+    windows: list[ScoredWindow] = []
+    for block in result.blocks:
+        spans = listwise.marker_spans(block.document_positions, len(block.input_ids))
+        for document_index, span in zip(block.document_indices, spans):
+            windows.append(
+                ScoredWindow(document_index, block.input_ids[span.start : span.stop], result.scores[document_index])
+            )
+    return DocumentScores(list(result.scores), windows)

@@ -37,6 +37,12 @@ def _torch_varlen_takes_scale() -> bool:
     return fn is not None and "scale" in inspect.signature(fn).parameters
 
 
+@functools.lru_cache(maxsize=1)
+def _torch_varlen_takes_window() -> bool:
+    fn = _torch_varlen()
+    return fn is not None and "window_size" in inspect.signature(fn).parameters
+
+
 def fast_kernel_available(device: torch.device, dtype: torch.dtype, alibi: bool) -> bool:
     """Whether a real variable-length kernel runs here (packing then beats padding)."""
     if device.type != "cuda" or dtype not in _HALF:
@@ -62,9 +68,12 @@ def varlen_attention(
     *,
     scale: float | None = None,
     alibi_slopes: torch.Tensor | None = None,
+    causal: bool = False,
 ) -> torch.Tensor:
-    """Bidirectional attention within each packed sequence: ``[tokens, heads, head_dim]`` in and out."""
-    if fast_kernel_available(query.device, query.dtype, alibi_slopes is not None):
+    """Attention within each packed sequence (bidirectional, or ``causal``): ``[tokens, heads, head_dim]``."""
+    if fast_kernel_available(query.device, query.dtype, alibi_slopes is not None) and not (
+        causal and not hardware.flash_attn_available() and not _torch_varlen_takes_window()
+    ):
         if hardware.flash_attn_available():
             from flash_attn import flash_attn_varlen_func  # type: ignore[import-not-found]
 
@@ -78,16 +87,18 @@ def varlen_attention(
                 max_seqlen,
                 max_seqlen,
                 softmax_scale=scale,
-                causal=False,
+                causal=causal,
                 alibi_slopes=slopes,
             )
         kernel = _torch_varlen()
         assert kernel is not None  # fast_kernel_available() checked it
-        extra = {"scale": scale} if scale is not None and _torch_varlen_takes_scale() else {}
+        extra: dict[str, object] = {"scale": scale} if scale is not None and _torch_varlen_takes_scale() else {}
+        if causal:
+            extra["window_size"] = (-1, 0)
         if scale is not None and not extra:
             query = query * (scale * query.shape[-1] ** 0.5)
         return kernel(query, key, value, cu_seqlens, cu_seqlens, max_seqlen, max_seqlen, **extra)
-    return _attention_per_sequence(query, key, value, cu_seqlens, scale, alibi_slopes)
+    return _attention_per_sequence(query, key, value, cu_seqlens, scale, alibi_slopes, causal)
 
 
 def _attention_per_sequence(
@@ -97,6 +108,7 @@ def _attention_per_sequence(
     cu_seqlens: torch.Tensor,
     scale: float | None,
     alibi_slopes: torch.Tensor | None,
+    causal: bool = False,
 ) -> torch.Tensor:
     bounds = cu_seqlens.tolist()
     outputs = []
@@ -107,6 +119,8 @@ def _attention_per_sequence(
         mask = None
         if alibi_slopes is not None:
             mask = alibi_bias(alibi_slopes.float(), torch.arange(end - start, device=q.device), end - start).to(q.dtype)
-        context = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+        context = torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, scale=scale, is_causal=causal and mask is None
+        )
         outputs.append(context.transpose(0, 1))
     return torch.cat(outputs, dim=0)

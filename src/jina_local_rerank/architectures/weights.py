@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
@@ -42,3 +43,35 @@ def load_into(model: torch.nn.Module, state: dict[str, torch.Tensor], source: st
             f"unexpected tensors: {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}."
         )
     model.load_state_dict(state, strict=True)
+
+
+def weights_initialised_by_loading(model: torch.nn.Module) -> list[str]:
+    """Parameters that ``from_pretrained`` had to initialise because the checkpoint lacks them.
+
+    transformers 5 flags every parameter it fills from the checkpoint (or ties to one) with
+    ``_is_hf_initialized``; the unflagged ones got random values. If no parameter carries the flag
+    (another loading path), nothing can be told and the list is empty.
+    """
+    parameters = list(model.named_parameters())
+    flagged = [getattr(parameter, "_is_hf_initialized", False) for _, parameter in parameters]
+    if not any(flagged):
+        return []
+    return [name for (name, _), loaded in zip(parameters, flagged) if not loaded]
+
+
+def require_checkpoint_weights(model: torch.nn.Module, source: str, config: dict[str, Any]) -> None:
+    """Refuse a model whose loading initialised weights: its scores would be meaningless.
+
+    The error names the missing weights and what the checkpoint's config says it is.
+    """
+    missing = weights_initialised_by_loading(model)
+    if not missing:
+        return
+    declared = config.get("architectures") or ["(none)"]
+    raise CheckpointMismatchError(
+        f"{source}: the checkpoint lacks weights that {type(model).__name__} needs, so loading would have "
+        f"filled them with random values: {missing[:8]}{' ...' if len(missing) > 8 else ''}. The checkpoint's "
+        f"config.json declares architectures {declared} (model_type {config.get('model_type')!r}): it is "
+        "not a cross-encoder with a trained scoring head. Use a reranker checkpoint (or one of Jina's "
+        "rerankers, which load natively)."
+    )

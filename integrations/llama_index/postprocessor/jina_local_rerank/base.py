@@ -29,7 +29,9 @@ class JinaLocalRerank(BaseNodePostprocessor):
 
     ``index.as_query_engine(similarity_top_k=20, node_postprocessors=[JinaLocalRerank(top_n=3)])``.
     Long nodes are split into windows and scored by their best window, not truncated. Postprocessors
-    with the same model settings share one loaded model, which loads on first use.
+    with the same model settings share one loaded model, which loads on first use. Node scores are
+    sigmoids in [0, 1] for v1/v2 and cosines in [-1, 1] for jina-reranker-v3 (listwise: nodes are cut
+    to ``max_length`` tokens, 2048 by default, and ``overlap`` does not apply).
     """
 
     model: str = Field(default=DEFAULT_MODEL, description="Hub id or local folder of the reranker.")
@@ -38,7 +40,9 @@ class JinaLocalRerank(BaseNodePostprocessor):
     dtype: str | None = Field(default=None, description="float32, bfloat16 or float16; None picks the best.")
     max_length: int | None = Field(default=None, ge=1, description="Tokens per window, query included.")
     max_query_length: int | None = Field(default=None, ge=1, description="Tokens kept of the query.")
-    overlap: int = Field(default=80, ge=0, description="Tokens shared by neighbouring windows.")
+    overlap: int | None = Field(
+        default=None, ge=0, description="Tokens shared by neighbouring windows (None: 80; not for v3)."
+    )
     batch_size: int | None = Field(default=None, ge=1, description="Windows per batch; None uses a token budget.")
     keep_retrieval_score: bool = Field(
         default=False, description="Keep the retriever's score in the node's metadata under 'retrieval_score'."

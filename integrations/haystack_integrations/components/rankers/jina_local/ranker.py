@@ -26,6 +26,10 @@ class JinaLocalRanker:
 
     A document without text content (``content=None``) is ranked as an empty text (plus its embedded
     meta fields, if any): it is scored and returned, never dropped.
+
+    ``score_threshold`` is on the model's scale: sigmoids in [0, 1] for v1/v2, cosines in [-1, 1] for
+    jina-reranker-v3 (listwise: documents are cut to ``max_length`` tokens, 2048 by default;
+    ``overlap``, ``None`` meaning 80 for windowed models, does not apply to it).
     """
 
     def __init__(
@@ -38,7 +42,7 @@ class JinaLocalRanker:
         dtype: str | None = None,
         max_length: int | None = None,
         max_query_length: int | None = None,
-        overlap: int = 80,
+        overlap: int | None = None,
         batch_size: int | None = None,
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
