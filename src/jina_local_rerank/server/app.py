@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from jina_local_rerank.reranker import DocumentScores, Reranker
-from jina_local_rerank.server.batcher import DynamicBatcher, Overloaded
+from jina_local_rerank.server.batcher import DynamicBatcher, Overloaded, RequestBatcher
 from jina_local_rerank.server.schemas import (
     CohereV2Hit,
     CohereV2RerankRequest,
@@ -105,30 +105,34 @@ def _as_models(models: Mapping[str, Reranker] | Sequence[Reranker | str]) -> dic
     return table
 
 
+def dynamic_batcher(reranker: Reranker, limits: ServerLimits) -> RequestBatcher:
+    """The default batcher of each model: ``DynamicBatcher`` with the limits' wait, batch and queue sizes."""
+    return DynamicBatcher(
+        reranker,
+        max_wait_ms=limits.max_wait_ms,
+        max_batch_documents=limits.max_batch_documents,
+        max_queue=limits.max_queue,
+    )
+
+
 def create_app(
     models: Mapping[str, Reranker] | Sequence[Reranker | str],
     *,
     api_key: str | None = None,
     limits: ServerLimits | None = None,
+    batcher_factory: Callable[[Reranker, ServerLimits], RequestBatcher] = dynamic_batcher,
 ) -> FastAPI:
     """The ASGI app. ``models`` maps served names to rerankers (or lists rerankers / model ids).
 
     ``api_key`` (or ``JINA_LOCAL_RERANK_API_KEY``) turns on bearer-token auth for the API routes.
+    ``batcher_factory`` makes each model's request batcher (Ray Serve passes one built on ``@serve.batch``).
     """
     table = _as_models(models)
     if not table:
         raise ValueError("create_app needs at least one model.")
     limits = limits or ServerLimits()
     api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
-    batchers = {
-        id(r): DynamicBatcher(
-            r,
-            max_wait_ms=limits.max_wait_ms,
-            max_batch_documents=limits.max_batch_documents,
-            max_queue=limits.max_queue,
-        )
-        for r in table.values()
-    }
+    batchers = {id(r): batcher_factory(r, limits) for r in table.values()}
     registry = CollectorRegistry()
     requests_total = Counter(
         "jina_local_rerank_requests", "Rerank API requests", ["endpoint", "status"], registry=registry

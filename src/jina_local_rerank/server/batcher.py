@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from jina_local_rerank.reranker import DocumentScores, Reranker
 
@@ -19,6 +20,19 @@ logger = logging.getLogger(__name__)
 
 class Overloaded(Exception):
     """The queue of waiting requests is full."""
+
+
+class RequestBatcher(Protocol):
+    """What the app needs from a model's batcher (``DynamicBatcher`` here; Ray Serve's ``@serve.batch``)."""
+
+    @property
+    def depth(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def submit(self, query: str, documents: list[str]) -> DocumentScores: ...
 
 
 @dataclass
