@@ -46,7 +46,7 @@ def test_scores_equal_rerank_and_keep_every_column(tmp_path: Path, expected: lis
     write_rows(ROWS, source)
     assert run(source, target, *MODEL, "--max-length", MAX_LENGTH, "--batch-size", 300) == 0
     out = read_rows(target)
-    assert [{k: row[k] for k in ROWS[0]} for row in out] == pytest.approx(ROWS)
+    assert [{k: row[k] for k in ROWS[0]} for row in out] == ROWS
     assert [row["score"] for row in out] == pytest.approx(expected, abs=1e-5)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([source.name, target.name])
 
