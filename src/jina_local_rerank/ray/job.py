@@ -8,6 +8,7 @@ scored stream; a folder output is written by Ray's tasks in parallel, both under
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,15 +53,16 @@ def read_dataset(stream: formats.InputStream, columns: ScoringColumns) -> ray.da
 
 
 def _input_error(exc: BaseException) -> JobInputError | None:
-    """The JobInputError an actor raised, however Ray wrapped it."""
+    """The JobInputError an actor raised, however Ray wrapped it (by then often only in the traceback's text)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, JobInputError):
-            return JobInputError(str(current).strip().splitlines()[-1].removeprefix("JobInputError: "))
+            return JobInputError(str(current).strip().splitlines()[-1])
         seen.add(id(current))
         current = getattr(current, "cause", None) or current.__cause__
-    return None
+    found = re.search(rf"{re.escape(JobInputError.__module__)}\.JobInputError: (.+)", str(exc))
+    return JobInputError(found.group(1).strip()) if found else None
 
 
 def run_ray(
