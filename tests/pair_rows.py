@@ -5,10 +5,34 @@ from __future__ import annotations
 import random
 from typing import Any
 
-WORDS = (
-    "train Berlin platform leaves nine skin care aloe vera chamomile organic makeup colors bold "
-    "Hautpflege empfindliche Kamille 東京 駅 電車 قطار محطة river bank loan interest"
-).split()
+WORDS = [
+    "train",
+    "Berlin",
+    "platform",
+    "leaves",
+    "nine",
+    "skin",
+    "care",
+    "aloe",
+    "vera",
+    "chamomile",
+    "organic",
+    "makeup",
+    "colors",
+    "bold",
+    "Hautpflege",
+    "empfindliche",
+    "Kamille",
+    "東京",
+    "駅",
+    "電車",
+    "قطار",
+    "محطة",
+    "river",
+    "bank",
+    "loan",
+    "interest",
+]
 # Small windows so that documents of a few hundred words are split into several windows.
 MAX_LENGTH = 64
 

@@ -185,7 +185,5 @@ def test_command_line_and_package_import_no_heavy_modules() -> None:
         "import sys, jina_local_rerank, jina_local_rerank.cli\n"
         "print(json.dumps([m for m in ('torch', 'pyarrow', 'ray') if m in sys.modules]))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, check=True)
     assert json.loads(done.stdout) == []

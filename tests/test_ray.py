@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -177,7 +176,9 @@ def test_serve_batches_concurrent_requests_with_serial_scores(serve_url, v2_rera
     bodies = [{"query": f"{QUERY} {i}", "documents": DOCS[i % 4 :] + DOCS[: i % 4]} for i in range(16)]
     auth = {"Authorization": f"Bearer {KEY}"}
     with ThreadPoolExecutor(max_workers=16) as pool:
-        answers = list(pool.map(lambda b: httpx.post(f"{serve_url}/v2/rerank", json=b, headers=auth, timeout=60), bodies))
+        answers = list(
+            pool.map(lambda b: httpx.post(f"{serve_url}/v2/rerank", json=b, headers=auth, timeout=60), bodies)
+        )
     for body, answer in zip(bodies, answers):
         expected = v2_reranker.rerank(body["query"], body["documents"])
         got = answer.json()["results"]

@@ -218,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     score = command("score", "score every (query, document) row of a Parquet, JSON Lines or CSV file")
     score.add_argument("input", metavar="INPUT", help=".parquet, .jsonl or .csv file, or a folder of Parquet files")
-    score.add_argument("output", metavar="OUTPUT", help="where to write the rows with their scores (format by extension)")
+    score.add_argument(
+        "output", metavar="OUTPUT", help="where to write the rows with their scores (format by extension)"
+    )
     score.add_argument("--model", default=None, help=model_help.replace("%(default)s", default_model()))
     score.add_argument("--query-column", default="query", help="column holding the queries")
     score.add_argument("--document-column", default="document", help="column holding the documents")

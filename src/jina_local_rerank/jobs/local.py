@@ -15,8 +15,8 @@ from tqdm import tqdm
 
 from jina_local_rerank.jobs import formats
 from jina_local_rerank.jobs.atomic import atomic_output
-from jina_local_rerank.jobs.errors import JobInputError
 from jina_local_rerank.jobs.checks import check_batch, check_output, check_schema
+from jina_local_rerank.jobs.errors import JobInputError
 from jina_local_rerank.jobs.scoring import load_reranker, with_scores
 from jina_local_rerank.jobs.spec import ModelSettings, ScoringColumns
 from jina_local_rerank.jobs.top_n import TopNPerGroup

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import cast
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -122,7 +123,7 @@ def _write(
         written = 0
         try:
             for batch in scored.iter_batches(batch_size=None, batch_format="pyarrow"):
-                table = batch.select(schema.names).cast(schema)
+                table = cast(pa.Table, batch).select(schema.names).cast(schema)
                 if selector is None:
                     writer.write(table)
                     written += table.num_rows

@@ -40,8 +40,9 @@ class ServeBatcher:
         @serve.batch(max_batch_size=max_batch_size, batch_wait_timeout_s=batch_wait_timeout_s)
         async def score_batch(requests: list[tuple[str, list[str]]]) -> list[DocumentScores | Exception]:
             try:
-                return await asyncio.to_thread(reranker.score_many, requests)
-            except Exception:  # noqa: BLE001 - attribute the failure below
+                scored: list[DocumentScores] = await asyncio.to_thread(reranker.score_many, requests)
+                return list(scored)
+            except Exception:
                 if len(requests) == 1:
                     raise
             results: list[DocumentScores | Exception] = []
@@ -121,13 +122,12 @@ def deployment(
             )
 
     return serve.deployment(
-        RerankReplica,
         name=deployment_name,
         num_replicas=num_replicas,
         # Room for a full queue plus a batch in flight: the app answers 503 past its own queue limit.
         max_ongoing_requests=limits.max_queue + max_batch_size,
         ray_actor_options={"num_cpus": num_cpus, "num_gpus": num_gpus},
-    )
+    )(RerankReplica)
 
 
 class ServeAppArgs(BaseModel):
