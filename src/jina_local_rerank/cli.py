@@ -180,6 +180,13 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from jina_local_rerank.jobs.command import run_score_command
+
+    with _clean_exit_on_terminate():
+        return run_score_command(args)
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, except where there is none to show."""
 
@@ -233,6 +240,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--max-connections", type=int, default=1024, help="open connections before answering 503")
     serve.set_defaults(handler=_serve)
+
+    score = command("score", "score every (query, document) row of a Parquet, JSON Lines or CSV file")
+    score.add_argument("input", metavar="INPUT", help=".parquet, .jsonl or .csv file, or a folder of Parquet files")
+    score.add_argument(
+        "output", metavar="OUTPUT", help="where to write the rows with their scores (format by extension)"
+    )
+    score.add_argument("--model", default=None, help=model_help.replace("%(default)s", default_model()))
+    score.add_argument("--query-column", default="query", help="column holding the queries")
+    score.add_argument("--document-column", default="document", help="column holding the documents")
+    score.add_argument("--output-column", default="score", help="column added with the scores")
+    score.add_argument("--group-column", default=None, help="with --top-n: keep the best rows per value of this column")
+    score.add_argument("--top-n", type=int, default=None, help="keep the best N rows per group, with a 'rank' column")
+    score.add_argument("--engine", choices=["local", "ray"], default="local", help="run here, or on Ray Data")
+    score.add_argument("--ray-address", default=None, help="Ray cluster to join (None: start a local Ray)")
+    score.add_argument("--concurrency", type=int, default=1, help="Ray engine: scoring actors, one model each")
+    score.add_argument("--num-gpus", type=float, default=0, help="Ray engine: GPUs per actor")
+    score.add_argument("--batch-size", type=int, default=512, help="rows per scoring call (and per Ray batch)")
+    score.add_argument("--max-length", type=int, default=None, help="tokens per window (None: the model's default)")
+    _add_runtime_arguments(score)
+    score.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    score.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    score.set_defaults(handler=_score)
 
     bench = command("bench", "speed of plain CrossEncoder.predict vs Reranker on random models")
     bench.add_argument("--models", nargs="+", default=["v2-base", "v1-turbo"], help="v2-base, v1-turbo, v1-tiny, v3")

@@ -23,7 +23,7 @@ from jina_local_rerank.server.models import ModelTable, served_names
 from jina_local_rerank.server.routes_cohere import router as cohere_router
 from jina_local_rerank.server.routes_jina import router as jina_router
 from jina_local_rerank.server.routes_ops import router as ops_router
-from jina_local_rerank.server.scoring import Scorer
+from jina_local_rerank.server.scoring import BatcherFactory, Scorer
 from jina_local_rerank.server.settings import ServerLimits
 
 API_KEY_ENV = "JINA_LOCAL_RERANK_API_KEY"
@@ -36,16 +36,18 @@ def create_app(
     *,
     api_key: str | None = None,
     limits: ServerLimits | None = None,
+    batcher_factory: BatcherFactory | None = None,
 ) -> FastAPI:
     """The ASGI app. ``models`` maps served names to rerankers (several names of one reranker are
     aliases), or lists rerankers / model ids (served under ``served_names``).
 
     ``api_key`` (or ``JINA_LOCAL_RERANK_API_KEY``) turns on bearer-token auth for the API routes.
+    ``batcher_factory`` replaces the per-model ``DynamicBatcher`` (Ray Serve plugs in ``@serve.batch``).
     """
     table = ModelTable(models)
     limits = limits or ServerLimits()
     metrics = ServerMetrics()
-    scorer = Scorer(table, limits, metrics)
+    scorer = Scorer(table, limits, metrics, batcher_factory)
     key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
 
     @asynccontextmanager

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from jina_local_rerank.reranker import DocumentScores, Reranker
 
@@ -22,6 +23,19 @@ logger = logging.getLogger(__name__)
 
 class Overloaded(Exception):
     """The queue of waiting requests is full."""
+
+
+class RequestBatcher(Protocol):
+    """What the app needs from a model's batcher (``DynamicBatcher`` here; Ray Serve's ``@serve.batch``)."""
+
+    @property
+    def depth(self) -> int: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def submit(self, query: str, documents: list[str]) -> DocumentScores: ...
 
 
 @dataclass

@@ -11,33 +11,44 @@ from typing import Any
 
 from fastapi import Request
 
-from jina_local_rerank.reranker import DocumentScores
-from jina_local_rerank.server.batcher import DynamicBatcher, Overloaded
+from jina_local_rerank.reranker import DocumentScores, Reranker
+from jina_local_rerank.server.batcher import DynamicBatcher, Overloaded, RequestBatcher
 from jina_local_rerank.server.errors import Busy, ClientGone, DeadlineExceeded, TooLarge
 from jina_local_rerank.server.metrics import ServerMetrics
 from jina_local_rerank.server.models import ModelTable, ServedModel
 from jina_local_rerank.server.settings import ServerLimits
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+BatcherFactory = Callable[[Reranker, ServerLimits], RequestBatcher]
 
 
 class Scorer:
     """Owns one batcher per served model and the per-request rules around it."""
 
-    def __init__(self, table: ModelTable, limits: ServerLimits, metrics: ServerMetrics) -> None:
+    def __init__(
+        self,
+        table: ModelTable,
+        limits: ServerLimits,
+        metrics: ServerMetrics,
+        batcher_factory: BatcherFactory | None = None,
+    ) -> None:
         self.table = table
         self.limits = limits
         self.metrics = metrics
-        self.batchers: dict[str, DynamicBatcher] = {}
+        self.batchers: dict[str, RequestBatcher] = {}
         for model in table.models:
-            batcher = DynamicBatcher(
-                model.reranker,
-                max_wait_ms=limits.max_wait_ms,
-                max_batch_documents=limits.max_batch_documents,
-                max_queue=limits.max_queue,
-                on_drop=metrics.dropped.labels(model=model.name).inc,
-                on_scored=metrics.documents.labels(model=model.name).inc,
-            )
+            batcher: RequestBatcher
+            if batcher_factory is not None:
+                batcher = batcher_factory(model.reranker, limits)
+            else:
+                batcher = DynamicBatcher(
+                    model.reranker,
+                    max_wait_ms=limits.max_wait_ms,
+                    max_batch_documents=limits.max_batch_documents,
+                    max_queue=limits.max_queue,
+                    on_drop=metrics.dropped.labels(model=model.name).inc,
+                    on_scored=metrics.documents.labels(model=model.name).inc,
+                )
             self.batchers[model.name] = batcher
             metrics.queue_depth.labels(model=model.name).set_function(_depth_of(batcher))
 
@@ -108,7 +119,7 @@ class Scorer:
             raise Busy(f"Server busy: {exc}. Retry shortly.") from None
 
 
-def _depth_of(batcher: DynamicBatcher) -> Callable[[], float]:
+def _depth_of(batcher: RequestBatcher) -> Callable[[], float]:
     return lambda: batcher.depth
 
 
