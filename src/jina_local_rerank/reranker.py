@@ -452,8 +452,9 @@ class Reranker:
         query_budget = max_query_length - tokenizer.num_single_special_tokens
         if query_budget < 1:
             raise ValueError(f"max_query_length={max_query_length} leaves no room for the query's tokens.")
-        query_ids, *document_ids = tokenizer.encode_texts([query, *documents])
-        query_ids = query_ids[:query_budget]
+        # Only the query's head is tokenized: a huge query costs no more than a short one.
+        query_ids = tokenizer.head_ids([query], query_budget)[0][0]
+        document_ids = tokenizer.encode_texts(documents)
         window = window_length(max_length, len(query_ids), tokenizer.template.num_special_tokens)
         if window < 1:
             raise ValueError(f"max_length={max_length} leaves no room for the document after the query.")
