@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from jina_local_rerank.errors import CheckpointMismatchError, JinaLocalRerankError, ModelNotAvailableError
+from jina_local_rerank.errors import (
+    CheckpointMismatchError,
+    InvalidArgumentError,
+    JinaLocalRerankError,
+    ModelNotAvailableError,
+)
 from jina_local_rerank.registry import DEFAULT_MODEL, KNOWN_MODELS, ModelSpec
 from jina_local_rerank.reranker import DocumentScores, Reranker, ScoredWindow
 from jina_local_rerank.results import RerankResult
@@ -15,6 +20,7 @@ __all__ = [
     "KNOWN_MODELS",
     "CheckpointMismatchError",
     "DocumentScores",
+    "InvalidArgumentError",
     "JinaLocalRerankError",
     "ModelNotAvailableError",
     "ModelSpec",
