@@ -38,18 +38,18 @@ def is_single_pair(pairs: Any) -> bool:
     return isinstance(pairs, (list, tuple)) and len(pairs) > 0 and isinstance(pairs[0], str)
 
 
-def check_pairs(pairs: Any) -> list[tuple[str, str]]:
+def check_pairs(pairs: Any, name: str = "sentence_pairs") -> list[tuple[str, str]]:
     if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
-        raise TypeError(f"sentence_pairs must be a list of [query, document] pairs, got {_type_name(pairs)}.")
+        raise TypeError(f"{name} must be a list of [query, document] pairs, got {_type_name(pairs)}.")
     checked: list[tuple[str, str]] = []
     for position, pair in enumerate(pairs):
         if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
             raise TypeError(
-                f"sentence_pairs[{position}] must be a [query, document] pair of two str, got {pair!r:.80}."
+                f"{name}[{position}] must be a [query, document] pair of two str, got {pair!r:.80}."
             )
         for side, text in enumerate(pair):
             if not isinstance(text, str):
-                raise TypeError(f"sentence_pairs[{position}][{side}] must be a str, got {_type_name(text)}.")
+                raise TypeError(f"{name}[{position}][{side}] must be a str, got {_type_name(text)}.")
         checked.append((pair[0], pair[1]))
     return checked
 
