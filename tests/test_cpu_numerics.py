@@ -25,7 +25,21 @@ def test_cpu_default_is_float32_whatever_the_cpu_offers():
 
 
 def _words(rng: random.Random, count: int) -> str:
-    vocabulary = "organic skin care gentle cream sensitive train Berlin platform aloe the of and".split()
+    vocabulary = [
+        "organic",
+        "skin",
+        "care",
+        "gentle",
+        "cream",
+        "sensitive",
+        "train",
+        "Berlin",
+        "platform",
+        "aloe",
+        "the",
+        "of",
+        "and",
+    ]
     return " ".join(rng.choice(vocabulary) for _ in range(count))
 
 
@@ -76,12 +90,12 @@ def text(count):
     return " ".join(rng.choice(vocabulary) for _ in range(count))
 samples = {}
 for call in range(int(sys.argv[2])):
-    documents = [text(rng.randint(1, 700)) for _ in range(rng.randint(1, 8))]
+    documents = [text(rng.randint(1, 150)) for _ in range(rng.randint(1, 4))]
     if call % 2:
         reranker.rerank(text(rng.randint(1, 40)), documents)
     else:
         reranker.compute_score([[text(rng.randint(1, 40)), d] for d in documents])
-    if call in (99, int(sys.argv[2]) - 1):
+    if call in (74, int(sys.argv[2]) - 1):
         samples[call] = rss_mb()
 print(json.dumps({"dtype": str(reranker.dtype), "rss_mb": samples}))
 """
@@ -93,13 +107,14 @@ print(json.dumps({"dtype": str(reranker.dtype), "rss_mb": samples}))
 def test_memory_stays_flat_over_hundreds_of_random_batch_shapes(name):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
-        [sys.executable, "-c", MEMORY_SCRIPT, str(FOLDERS[name]), "400"],
+        [sys.executable, "-c", MEMORY_SCRIPT, str(FOLDERS[name]), "300"],
         capture_output=True,
         text=True,
         env=env,
         check=True,
     )
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    after_warm_up, at_end = report["rss_mb"]["99"], report["rss_mb"]["399"]
+    after_warm_up, at_end = report["rss_mb"]["74"], report["rss_mb"]["299"]
     assert report["dtype"] == "torch.float32"
     assert at_end - after_warm_up < 150, report
+    print(report)

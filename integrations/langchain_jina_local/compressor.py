@@ -11,7 +11,6 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import Field, ValidationInfo, field_validator
 
 from jina_local_rerank import validation
-
 from langchain_jina_local._settings import ModelSettings
 
 SCORE_KEY = "relevance_score"

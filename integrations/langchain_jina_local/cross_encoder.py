@@ -11,7 +11,6 @@ from langchain_core.cross_encoders import BaseCrossEncoder
 from pydantic import Field, ValidationInfo, field_validator
 
 from jina_local_rerank import validation
-
 from langchain_jina_local._settings import ModelSettings
 
 

@@ -44,9 +44,7 @@ def check_pairs(pairs: Any, name: str = "sentence_pairs") -> list[tuple[str, str
     checked: list[tuple[str, str]] = []
     for position, pair in enumerate(pairs):
         if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise TypeError(
-                f"{name}[{position}] must be a [query, document] pair of two str, got {pair!r:.80}."
-            )
+            raise TypeError(f"{name}[{position}] must be a [query, document] pair of two str, got {pair!r:.80}.")
         for side, text in enumerate(pair):
             if not isinstance(text, str):
                 raise TypeError(f"{name}[{position}][{side}] must be a str, got {_type_name(text)}.")
@@ -84,7 +82,9 @@ def check_bool(name: str, value: Any, *, allow_none: bool = False) -> bool | Non
     if value is None and allow_none:
         return None
     if not isinstance(value, bool):
-        raise InvalidArgumentError(f"{name} must be True or False{' or None' if allow_none else ''}, got {value!r:.80}.")
+        raise InvalidArgumentError(
+            f"{name} must be True or False{' or None' if allow_none else ''}, got {value!r:.80}."
+        )
     return value
 
 

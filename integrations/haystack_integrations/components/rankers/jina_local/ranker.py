@@ -161,7 +161,7 @@ class JinaLocalRanker:
         )
         ranked = [replace(documents[r.index], score=r.relevance_score) for r in results]
         if score_threshold is not None:
-            ranked = [document for document in ranked if document.score >= score_threshold]
+            ranked = [d for d in ranked if d.score is not None and d.score >= score_threshold]
         return {"documents": ranked if top_k is None else ranked[:top_k]}
 
     @component.output_types(documents=list[Document])
