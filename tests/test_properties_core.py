@@ -128,6 +128,7 @@ def test_lone_surrogates_are_scored_as_replacement_characters(reranker, caplog):
     assert len(warnings) <= 1  # once per process: an earlier test may have had it already
 
 
+@pytest.mark.slow  # a fresh interpreter that imports torch
 def test_repairs_are_logged_once_per_process():
     script = (
         "import logging; logging.basicConfig()\n"
