@@ -5,9 +5,12 @@ For people who already use ``CrossEncoderReranker(model=...)``: swap the model i
 
 from __future__ import annotations
 
-from langchain_core.cross_encoders import BaseCrossEncoder
-from pydantic import Field
+from typing import Any
 
+from langchain_core.cross_encoders import BaseCrossEncoder
+from pydantic import Field, ValidationInfo, field_validator
+
+from jina_local_rerank import validation
 from langchain_jina_local._settings import ModelSettings
 
 
@@ -17,7 +20,14 @@ class JinaLocalCrossEncoder(ModelSettings, BaseCrossEncoder):
     max_length: int | None = Field(default=None, ge=1, description="Pair length limit; None: the model's.")
     batch_size: int | None = Field(default=None, ge=1, description="Pairs per batch; None uses a token budget.")
 
+    @field_validator("max_length", "batch_size", mode="before")
+    @classmethod
+    def _positive(cls, value: Any, info: ValidationInfo) -> Any:
+        return validation.check_positive_int(str(info.field_name), value)
+
     def score(self, text_pairs: list[tuple[str, str]]) -> list[float]:
-        pairs = [list(pair) for pair in text_pairs]
+        pairs = validation.check_pairs(text_pairs, name="text_pairs")
+        if not pairs:
+            return []
         scores = self.core.compute_score(pairs, max_length=self.max_length, batch_size=self.batch_size)
         return scores if isinstance(scores, list) else [scores]

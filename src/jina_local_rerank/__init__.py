@@ -19,6 +19,7 @@ warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 # Public name -> the module that defines it.
 _EXPORTS = {
     "CheckpointMismatchError": "jina_local_rerank.errors",
+    "InvalidArgumentError": "jina_local_rerank.errors",
     "JinaLocalRerankError": "jina_local_rerank.errors",
     "ModelNotAvailableError": "jina_local_rerank.errors",
     "DEFAULT_MODEL": "jina_local_rerank.registry",
@@ -36,7 +37,12 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from jina_local_rerank.errors import CheckpointMismatchError, JinaLocalRerankError, ModelNotAvailableError
+    from jina_local_rerank.errors import (
+        CheckpointMismatchError,
+        InvalidArgumentError,
+        JinaLocalRerankError,
+        ModelNotAvailableError,
+    )
     from jina_local_rerank.hardware import setting_text
     from jina_local_rerank.registry import DEFAULT_MODEL, KNOWN_MODELS, MODEL_ENV, ModelSpec, default_model
     from jina_local_rerank.reranker import DocumentScores, Reranker, ScoredWindow
@@ -49,6 +55,7 @@ __all__ = [
     "MODEL_ENV",
     "CheckpointMismatchError",
     "DocumentScores",
+    "InvalidArgumentError",
     "JinaLocalRerankError",
     "ModelNotAvailableError",
     "ModelSpec",

@@ -41,3 +41,10 @@ class ModelNotAvailableError(JinaLocalRerankError, OSError):
 
 class CheckpointMismatchError(JinaLocalRerankError, ValueError):
     """A checkpoint's tensors do not fit the architecture its config describes."""
+
+
+class InvalidArgumentError(JinaLocalRerankError, ValueError):
+    """An argument's value or type is not allowed; the message names the argument and what it takes.
+
+    Raised before any model work, by the core and by every adapter (``jina_local_rerank.validation``).
+    """

@@ -32,6 +32,25 @@ def logits_to_scores(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits, dim=-1)[:, -1]
 
 
+def distinct_pairs(pairs: Sequence[EncodedPair]) -> tuple[list[EncodedPair], list[int]]:
+    """Each distinct model input once, and for every pair the position of its input among them.
+
+    Identical inputs are scored once, so they get one score: in a padded batch two equal rows can
+    otherwise differ in the last bits, depending on where the kernels split the batch.
+    """
+    unique: list[EncodedPair] = []
+    seen: dict[tuple[tuple[int, ...], tuple[int, ...] | None], int] = {}
+    slots: list[int] = []
+    for pair in pairs:
+        key = (tuple(pair.input_ids), None if pair.token_type_ids is None else tuple(pair.token_type_ids))
+        slot = seen.get(key)
+        if slot is None:
+            slot = seen[key] = len(unique)
+            unique.append(pair)
+        slots.append(slot)
+    return unique, slots
+
+
 class PairScorer:
     """Runs the CrossEncoder's modules on pre-tokenized pairs and returns sigmoid scores."""
 
@@ -78,25 +97,28 @@ class PairScorer:
         """
         launched: list[torch.Tensor] = []
         orders: list[list[int]] = []
+        copies: list[list[int]] = []
         progress = tqdm(desc="Scoring", unit="pair", disable=not show_progress_bar)
         try:
             for pairs in chunks:
-                batches = plan_batches([len(p) for p in pairs], batch_size, self.token_budget, self.packed)
+                unique, slots = distinct_pairs(pairs)
+                batches = plan_batches([len(p) for p in unique], batch_size, self.token_budget, self.packed)
                 for batch in batches:
-                    launched.append(self._score_batch([pairs[i] for i in batch]))
+                    launched.append(self._score_batch([unique[i] for i in batch]))
                     progress.update(len(batch))
                 orders.append([i for batch in batches for i in batch])
+                copies.append(slots)
         finally:
             progress.close()
         # One device-to-host copy at the end: on a GPU the batches are queued back to back.
         values = torch.cat(launched).cpu().tolist() if launched else []
         results: list[list[float]] = []
         offset = 0
-        for order in orders:
+        for order, slots in zip(orders, copies):
             scores = [0.0] * len(order)
             for index, value in zip(order, values[offset : offset + len(order)]):
                 scores[index] = value
-            results.append(scores)
+            results.append([scores[slot] for slot in slots])
             offset += len(order)
         return results
 

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
+from jina_local_rerank.text_repair import repair_texts
+from jina_local_rerank.truncation import initial_cut, longest_first_lengths, word_break
+
 
 @dataclass(frozen=True)
 class EncodedPair:
@@ -92,26 +95,74 @@ class PairTokenizer:
             warned["sequence-length-is-longer-than-the-specified-maximum"] = True
 
     def encode_pairs(self, queries: list[str], documents: list[str], max_length: int) -> list[EncodedPair]:
-        """``longest_first`` pair truncation to ``max_length`` tokens, as ``truncation=True`` does."""
-        with self._lock:
-            encoded = self.tokenizer(
-                queries,
-                documents,
-                truncation=True,
-                max_length=max_length,
-                padding=False,
-                return_token_type_ids=self.uses_token_types,
-            )
-        types = encoded.get("token_type_ids") if self.uses_token_types else None
-        return [
-            EncodedPair(list(ids), list(types[i]) if types is not None else None)
-            for i, ids in enumerate(encoded["input_ids"])
-        ]
+        """``longest_first`` pair truncation to ``max_length`` tokens, as ``truncation=True`` does.
+
+        Only a bounded head of each text is tokenized (``head_ids``), so memory and time stay flat
+        however long the texts are; the ids are those of the tokenizer's own pair truncation.
+        """
+        budget = max_length - self.template.num_special_tokens
+        heads = self.head_ids([*queries, *documents], budget)
+        query_heads, document_heads = heads[: len(queries)], heads[len(queries) :]
+        pairs: list[EncodedPair] = []
+        for query, document, (query_ids, query_longer), (document_ids, document_longer) in zip(
+            queries, documents, query_heads, document_heads
+        ):
+            query_length, document_length = len(query_ids), len(document_ids)
+            if query_longer and document_longer and budget % 2:
+                # Both sides are cut to half the budget and the longer one keeps the odd token:
+                # which one that is takes their full lengths.
+                query_length, document_length = self.count_tokens([query, document])
+            elif query_longer or document_longer:
+                query_length += query_longer
+                document_length += document_longer
+            keep_query, keep_document = longest_first_lengths(query_length, document_length, budget)
+            pairs.append(self.build(query_ids[:keep_query], document_ids[:keep_document]))
+        return pairs
+
+    def head_ids(self, texts: list[str], limit: int) -> list[tuple[list[int], bool]]:
+        """Each text's first ``limit`` content ids, and whether it has more, without tokenizing it whole.
+
+        A long text is cut after a generous number of characters and tokenized with offsets; the
+        leading ids count only if they end before the cut text's last word break (no pre-tokenizer
+        merges across whitespace, so later text cannot change them). Otherwise the cut grows.
+        """
+        texts = repair_texts(texts)
+        cut = initial_cut(limit + 1)
+        heads: list[tuple[list[int], bool] | None] = [None] * len(texts)
+        short = [i for i, text in enumerate(texts) if len(text) <= cut or self._backend is None]
+        for i, ids in zip(short, self.encode_texts([texts[i] for i in short])):
+            heads[i] = (ids[:limit], len(ids) > limit)
+        for i, text in enumerate(texts):
+            if heads[i] is None:
+                heads[i] = self._head_of_long_text(text, limit, cut)
+        return [head for head in heads if head is not None]
+
+    def _head_of_long_text(self, text: str, limit: int, cut: int) -> tuple[list[int], bool]:
+        assert self._backend is not None
+        while cut < len(text):
+            piece = text[:cut]
+            boundary = word_break(piece)
+            if boundary is None:
+                break  # one unbroken run of characters: only the whole text is safe
+            with self._lock:
+                self._backend.no_truncation()
+                self._backend.no_padding()
+                encoding = self._backend.encode_batch([piece], add_special_tokens=False)[0]
+            if len(encoding.ids) > limit and encoding.offsets[limit][1] <= boundary:
+                return list(encoding.ids[:limit]), True
+            cut *= 2
+        ids = self.encode_texts([text])[0]
+        return ids[:limit], len(ids) > limit
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Content tokens of each whole text (linear in its length: no pair truncation involved)."""
+        return [len(ids) for ids in self.encode_texts(repair_texts(texts))]
 
     def encode_texts(self, texts: list[str]) -> list[list[int]]:
-        """Content ids without special tokens and without truncation."""
+        """Content ids without special tokens and without truncation (unencodable characters as U+FFFD)."""
         if not texts:
             return []
+        texts = repair_texts(texts)
         with self._lock:
             if self._backend is not None:
                 # The Rust tokenizer directly, without offsets: the same ids, about 1.5x faster than

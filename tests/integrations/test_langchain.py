@@ -69,8 +69,10 @@ def test_inputs_are_not_mutated_and_nothing_is_dropped(core):
     out = JinaLocalRerank(top_n=None, **SETTINGS).compress_documents(documents, QUERY)
     assert sorted(d.id for d in out) == sorted(d.id for d in documents)
     assert all("relevance_score" not in d.metadata for d in documents)
-    out[0].metadata["tags"].append("changed")
-    assert all(d.metadata["tags"] == ["x"] for d in documents)
+    out[0].metadata["added"] = True  # the metadata dict is a copy ...
+    assert all("added" not in d.metadata for d in documents)
+    by_id = {d.id: d for d in documents}
+    assert all(d.metadata["tags"] is by_id[d.id].metadata["tags"] for d in out)  # ... its values are shared
     assert JinaLocalRerank(**SETTINGS).compress_documents([], QUERY) == []
 
 
@@ -99,3 +101,17 @@ def test_bad_settings_are_refused():
         JinaLocalRerank(top_n=0, **SETTINGS)
     with pytest.raises(ValueError):
         JinaLocalRerank(unknown_field=1, **SETTINGS)
+
+
+def test_metadata_values_that_cannot_be_copied_are_passed_through(core):
+    import threading
+
+    lock = threading.Lock()
+    generator = (i for i in range(3))
+    documents = [
+        Document(page_content=t, metadata={"lock": lock, "stream": generator, "n": i}) for i, t in enumerate(TEXTS)
+    ]
+    out = JinaLocalRerank(top_n=None, **SETTINGS).compress_documents(documents, QUERY)
+    assert len(out) == len(documents)
+    assert all(d.metadata["lock"] is lock and d.metadata["stream"] is generator for d in out)
+    assert all(set(d.metadata) == {"lock", "stream", "n"} for d in documents)

@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_validator
+from llama_index.core.bridge.pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator
 from llama_index.core.callbacks import CBEventType, EventPayload
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRankStartEvent
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker
+from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker, validation
 from jina_local_rerank.hardware import setting_text
 
 dispatcher = get_dispatcher(__name__)
 
 RETRIEVAL_SCORE_KEY = "retrieval_score"
+
+# Option names of other rerankers that people pass by habit, and what this class calls them.
+RENAMED_OPTIONS = {"top_k": "top_n", "model_name": "model", "similarity_top_k": "top_n"}
 
 
 class JinaLocalRerank(BaseNodePostprocessor):
@@ -32,7 +35,12 @@ class JinaLocalRerank(BaseNodePostprocessor):
     with the same model settings share one loaded model, which loads on first use. Node scores are
     sigmoids in [0, 1] for v1/v2 and cosines in [-1, 1] for jina-reranker-v3 (listwise: nodes are cut
     to ``max_length`` tokens, 2048 by default, and ``overlap`` does not apply).
+
+    Unknown options are refused (``top_k=5`` names ``top_n``), never silently ignored; every
+    option is checked at construction with ``jina_local_rerank.validation``.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     model: str = Field(default=DEFAULT_MODEL, description="Hub id or local folder of the reranker.")
     top_n: int = Field(default=3, ge=1, description="Number of nodes to return, best first.")
@@ -52,11 +60,20 @@ class JinaLocalRerank(BaseNodePostprocessor):
     _reranker: Reranker = PrivateAttr()
 
     def __init__(self, *, reranker: Reranker | None = None, **data: Any) -> None:
+        validation.reject_unknown_options(type(self).__name__, data, type(self).model_fields, RENAMED_OPTIONS)
+        if reranker is not None and not isinstance(reranker, Reranker):
+            raise TypeError(f"reranker must be a jina_local_rerank.Reranker, got {type(reranker).__name__}.")
         if reranker is not None:
             data.setdefault("model", reranker.model_name)
             data.setdefault("device", str(reranker.device))
             data.setdefault("dtype", str(reranker.dtype))
         super().__init__(**data)
+        validation.check_rerank_options(
+            max_length=self.max_length,
+            max_query_length=self.max_query_length,
+            overlap=self.overlap,
+            batch_size=self.batch_size,
+        )
         self._reranker = reranker or shared_reranker(
             self.model, device=self.device, dtype=self.dtype, local_files_only=self.local_files_only
         )
@@ -65,6 +82,21 @@ class JinaLocalRerank(BaseNodePostprocessor):
     @classmethod
     def _as_text(cls, value: Any) -> Any:
         return setting_text(value)
+
+    @field_validator("top_n", mode="before")
+    @classmethod
+    def _top_n(cls, value: Any) -> Any:
+        return validation.check_positive_int("top_n", value, allow_none=False)
+
+    @field_validator("max_length", "max_query_length", "batch_size", mode="before")
+    @classmethod
+    def _positive(cls, value: Any, info: ValidationInfo) -> Any:
+        return validation.check_positive_int(str(info.field_name), value)
+
+    @field_validator("overlap", mode="before")
+    @classmethod
+    def _non_negative(cls, value: Any) -> Any:
+        return validation.check_non_negative_int("overlap", value)
 
     @classmethod
     def class_name(cls) -> str:

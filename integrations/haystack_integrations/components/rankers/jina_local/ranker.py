@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import copy
 from dataclasses import replace
+from os import PathLike
 from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
-from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker
+from jina_local_rerank import DEFAULT_MODEL, InvalidArgumentError, Reranker, shared_reranker, validation
 
 
 @component
@@ -30,6 +31,10 @@ class JinaLocalRanker:
     ``score_threshold`` is on the model's scale: sigmoids in [0, 1] for v1/v2, cosines in [-1, 1] for
     jina-reranker-v3 (listwise: documents are cut to ``max_length`` tokens, 2048 by default;
     ``overlap``, ``None`` meaning 80 for windowed models, does not apply to it).
+
+    Every argument is checked when it is given (constructor or ``run``), before any model work:
+    a bad value raises ``jina_local_rerank.InvalidArgumentError`` (a ``ValueError``) naming it.
+    ``top_k=None`` in the constructor keeps every document.
     """
 
     def __init__(
@@ -37,7 +42,7 @@ class JinaLocalRanker:
         model: str = DEFAULT_MODEL,
         device: ComponentDevice | None = None,
         token: Secret | None = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False),  # noqa: B008
-        top_k: int = 10,
+        top_k: int | None = 10,
         score_threshold: float | None = None,
         dtype: str | None = None,
         max_length: int | None = None,
@@ -48,8 +53,21 @@ class JinaLocalRanker:
         embedding_separator: str = "\n",
         local_files_only: bool | None = None,
     ) -> None:
-        if top_k < 1:
-            raise ValueError(f"top_k must be a positive integer, got {top_k}.")
+        if not isinstance(model, (str, PathLike)):
+            raise InvalidArgumentError(f"model must be a str or path, got {type(model).__name__}.")
+        if device is not None and not isinstance(device, ComponentDevice):
+            raise InvalidArgumentError(
+                f"device must be a haystack ComponentDevice or None, got {type(device).__name__}."
+            )
+        validation.check_positive_int("top_k", top_k)
+        score_threshold = validation.check_score_threshold("score_threshold", score_threshold)
+        validation.check_text_option("dtype", dtype, allow_none=True)
+        validation.check_rerank_options(
+            max_length=max_length, max_query_length=max_query_length, overlap=overlap, batch_size=batch_size
+        )
+        meta_fields_to_embed = validation.check_str_list("meta_fields_to_embed", meta_fields_to_embed)
+        validation.check_text_option("embedding_separator", embedding_separator)
+        validation.check_bool("local_files_only", local_files_only, allow_none=True)
         self.model = str(model)
         self.device = device
         self.token = token
@@ -121,10 +139,15 @@ class JinaLocalRanker:
         score_threshold: float | None = None,
     ) -> dict[str, list[Document]]:
         """Documents best first as copies with ``score`` set, at most ``top_k``, none below the threshold."""
-        top_k = self.top_k if top_k is None else top_k
-        score_threshold = self.score_threshold if score_threshold is None else score_threshold
-        if top_k < 1:
-            raise ValueError(f"top_k must be a positive integer, got {top_k}.")
+        validation.check_query(query)
+        top_k = self.top_k if top_k is None else validation.check_positive_int("top_k", top_k)
+        score_threshold = (
+            self.score_threshold
+            if score_threshold is None
+            else validation.check_score_threshold("score_threshold", score_threshold)
+        )
+        if isinstance(documents, (str, bytes)) or not isinstance(documents, (list, tuple)):
+            raise TypeError(f"documents must be a list of haystack Documents, got {type(documents).__name__}.")
         for position, document in enumerate(documents):
             if not isinstance(document, Document):
                 raise TypeError(f"documents[{position}] must be a haystack Document, got {type(document).__name__}.")
@@ -142,8 +165,8 @@ class JinaLocalRanker:
         )
         ranked = [replace(documents[r.index], score=r.relevance_score) for r in results]
         if score_threshold is not None:
-            ranked = [document for document in ranked if document.score >= score_threshold]
-        return {"documents": ranked[:top_k]}
+            ranked = [d for d in ranked if d.score is not None and d.score >= score_threshold]
+        return {"documents": ranked if top_k is None else ranked[:top_k]}
 
     @component.output_types(documents=list[Document])
     async def run_async(
