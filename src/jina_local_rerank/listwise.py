@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jina_local_rerank.errors import InvalidArgumentError
+
 DOCUMENT_MARKER = "<|embed_token|>"
 QUERY_MARKER = "<|rerank_token|>"
 MAX_BLOCK_DOCUMENTS = 125
@@ -36,12 +38,12 @@ def sanitize(text: str, name: str) -> str:
 
     A marker that survives (``<|rerank_<|embed_token|>token|>`` leaves ``<|rerank_token|>``) would
     put a second marker into the prompt; Jina's code then crashes or scores the wrong documents, so
-    this raises a ValueError naming ``name`` (e.g. ``documents[3]``) instead.
+    this raises an ``InvalidArgumentError`` (a ValueError) naming ``name`` (e.g. ``documents[3]``) instead.
     """
     cleaned = text.replace(QUERY_MARKER, "").replace(DOCUMENT_MARKER, "")
     for marker in (QUERY_MARKER, DOCUMENT_MARKER):
         if marker in cleaned:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"{name} still contains the marker {marker!r} after the markers were removed once "
                 "(a marker nested inside another, e.g. '<|rerank_<|embed_token|>token|>'). "
                 f"jina-reranker-v3 reserves {QUERY_MARKER!r} and {DOCUMENT_MARKER!r}; remove them from the text."

@@ -19,6 +19,7 @@ from typing import Any, overload
 
 import torch
 from sentence_transformers import CrossEncoder
+from transformers import PreTrainedTokenizerBase
 
 from jina_local_rerank import fusion, hardware, listwise, validation
 from jina_local_rerank.architectures import qwen3_listwise
@@ -251,6 +252,12 @@ class Reranker:
         if scorer is None:
             raise ValueError(f"{self.model_name} is a cross-encoder, not jina-reranker-v3; use .cross_encoder.")
         return scorer
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The Hugging Face tokenizer the model reads with, for every model family (loads the model if needed)."""
+        listwise = self._listwise_part()
+        return listwise.tokenizer if listwise is not None else self.cross_encoder.tokenizer
 
     @property
     def cross_encoder(self) -> CrossEncoder:

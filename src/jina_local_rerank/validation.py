@@ -123,13 +123,17 @@ def check_rerank_options(
     *,
     max_length: Any = None,
     max_query_length: Any = None,
-    overlap: Any = 80,
+    overlap: Any = None,
     batch_size: Any = None,
 ) -> None:
-    """Every option of ``Reranker.rerank`` that can be checked without the model, in one call."""
+    """Every option of ``Reranker.rerank`` that can be checked without the model, in one call.
+
+    ``None`` leaves an option to the model's default (``overlap``: 80 for windowed models).
+    """
     check_positive_int("max_length", max_length)
     check_positive_int("max_query_length", max_query_length)
-    check_non_negative_int("overlap", overlap)
+    if overlap is not None:
+        check_non_negative_int("overlap", overlap)
     check_positive_int("batch_size", batch_size)
     if max_length is not None and max_query_length is not None:
         check_window_sizes(max_length, max_query_length)

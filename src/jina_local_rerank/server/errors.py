@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from jina_local_rerank.errors import InvalidArgumentError
+
 logger = logging.getLogger("jina_local_rerank.server")
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -153,6 +155,11 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return error_response(422, describe_validation_errors(list(exc.errors()), prefix=()), request_id_of(request))
 
+    async def on_invalid_input(request: Request, exc: Exception) -> JSONResponse:
+        # The core refused the request's content (e.g. a text jina-reranker-v3 cannot hold): the
+        # client's mistake, found only once the model's rules applied. Other ValueErrors stay 500s.
+        return error_response(422, _short(str(exc), MAX_MESSAGE), request_id_of(request))
+
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         detail = exc.detail if isinstance(exc.detail, str) else "error"
@@ -160,4 +167,5 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(InvalidArgumentError, on_invalid_input)
     app.add_exception_handler(StarletteHTTPException, on_http)

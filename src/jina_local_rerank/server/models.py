@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from jina_local_rerank import listwise
 from jina_local_rerank.reranker import Reranker
 from jina_local_rerank.server.errors import InvalidRequest, ModelNotServed
 from jina_local_rerank.tokenization import PairTokenizer
@@ -40,7 +41,7 @@ class ServedModel:
     def prepare_counter(self) -> PairTokenizer:
         """The private tokenizer copy; made at startup, before any scoring can use the original."""
         if self._counter is None:
-            self._counter = PairTokenizer(copy.deepcopy(self.reranker.cross_encoder.tokenizer))
+            self._counter = PairTokenizer(copy.deepcopy(self.reranker.tokenizer))
         return self._counter
 
     def count_tokens(self, query: str, documents: list[str]) -> int:
@@ -55,6 +56,17 @@ class ServedModel:
             return 0
         counter = self.prepare_counter()
         query_ids, *document_ids = counter.encode_texts([query, *documents])
+        if self.reranker.is_listwise:
+            # jina-reranker-v3: one prompt per block of documents (each cut to its limit), holding the
+            # query twice and the prompt's own text; measured on the empty prompt and a one-passage one.
+            empty, one = (
+                len(ids)
+                for ids in counter.encode_texts([listwise.build_prompt("", []), listwise.build_prompt("", ["x"])])
+            )
+            blocks = -(-len(documents) // listwise.MAX_BLOCK_DOCUMENTS)
+            query_tokens = min(len(query_ids), listwise.DEFAULT_MAX_QUERY_LENGTH)
+            cut = [min(len(ids), listwise.DEFAULT_MAX_DOC_LENGTH) for ids in document_ids]
+            return (empty + 2 * query_tokens) * blocks + sum(cut) + max(0, one - empty - 1) * len(documents)
         query_tokens = min(len(query_ids), self.reranker.max_length // 2)
         per_document = query_tokens + counter.template.num_special_tokens
         return per_document * len(documents) + sum(len(ids) for ids in document_ids)

@@ -96,7 +96,7 @@ class JinaLocalRerank(BaseNodePostprocessor):
     @field_validator("overlap", mode="before")
     @classmethod
     def _non_negative(cls, value: Any) -> Any:
-        return validation.check_non_negative_int("overlap", value)
+        return None if value is None else validation.check_non_negative_int("overlap", value)
 
     @classmethod
     def class_name(cls) -> str:
