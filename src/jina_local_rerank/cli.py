@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jina_local_rerank import __version__
 from jina_local_rerank.errors import ModelNotAvailableError
@@ -86,7 +86,7 @@ def _demo(args: argparse.Namespace) -> int:
         f"loaded in {loaded - started:.1f} s, reranked {len(MODEL_CARD_DOCUMENTS)} documents in "
         f"{(done - loaded) * 1000:.0f} ms"
     )
-    if sum(parameter.numel() for parameter in reranker.cross_encoder.model.parameters()) < 10_000_000:
+    if sum(parameter.numel() for parameter in reranker.model.parameters()) < 10_000_000:
         print("note: a tiny test checkpoint with random weights: its order means nothing.", file=sys.stderr)
     return 0
 
@@ -160,8 +160,8 @@ def _bench(args: argparse.Namespace) -> int:
         requests=args.requests,
     )
     print(f"bench: {', '.join(models)} on {device}; estimated {estimate / 60:.1f} min in all", file=sys.stderr)
-    options = {"device": args.device, "documents": documents, "repeats": repeats, "queries": queries}
-    runs = [
+    options: dict[str, Any] = {"device": args.device, "documents": documents, "repeats": repeats, "queries": queries}
+    runs: list[dict[str, Any]] = [
         {"long": long, "extra_dtypes": tuple(args.extra_dtype)} for long in ((False, True) if args.long else (False,))
     ]
     if args.requests > 1:

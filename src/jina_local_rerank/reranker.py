@@ -254,6 +254,12 @@ class Reranker:
         return scorer
 
     @property
+    def model(self) -> torch.nn.Module:
+        """The torch module that scores, for every model family (loads the model if needed)."""
+        listwise = self._listwise_part()
+        return listwise.model if listwise is not None else self.cross_encoder.model
+
+    @property
     def tokenizer(self) -> PreTrainedTokenizerBase:
         """The Hugging Face tokenizer the model reads with, for every model family (loads the model if needed)."""
         listwise = self._listwise_part()

@@ -136,7 +136,7 @@ class JinaLocalRerank(BaseNodePostprocessor):
             raise ValueError("JinaLocalRerank needs a query: pass query_bundle=QueryBundle(...) or query_str=...")
         return query_bundle
 
-    def _start_payload(self, nodes: list[NodeWithScore], query: QueryBundle) -> dict[EventPayload, Any]:
+    def _start_payload(self, nodes: list[NodeWithScore], query: QueryBundle) -> dict[str, Any]:
         return {
             EventPayload.NODES: nodes,
             EventPayload.MODEL_NAME: self.model,
