@@ -1,0 +1,46 @@
+"""int8 variants of an exported fp32 ONNX model: ONNX Runtime's dynamic quantization and NNCF for OpenVINO."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from jina_local_rerank.backends.extras import require
+
+logger = logging.getLogger(__name__)
+
+
+def quantize_onnx_dynamic(source: Path, target: Path) -> None:
+    """Weights int8 ahead of time, activations int8 per batch at run time (no calibration needed)."""
+    require("onnx", "onnx")
+    quantization = require("onnxruntime.quantization", "onnx")
+    quantization.quantize_dynamic(
+        str(source),
+        str(target),
+        weight_type=quantization.QuantType.QInt8,
+        per_channel=True,
+        op_types_to_quantize=["MatMul", "Gemm"],
+    )
+
+
+def quantize_openvino(source: Path, target: Path, calibration: Sequence[dict[str, np.ndarray]]) -> None:
+    """NNCF post-training int8 (weights and activations) calibrated on real text; writes OpenVINO IR.
+
+    NNCF's ``ModelType.TRANSFORMER`` scheme is not used: with nncf 3.4 / OpenVINO 2026.4 the model it
+    produces from our exports fails to compile (constant folding error); the default scheme compiles.
+    """
+    ov = require("openvino", "openvino")
+    nncf = require("nncf", "openvino")
+    model = ov.Core().read_model(str(source))
+    names = [port.get_any_name() for port in model.inputs]
+    samples = [{name: sample[name] for name in names if name in sample} for sample in calibration]
+    quantized = nncf.quantize(
+        model,
+        nncf.Dataset(samples),
+        subset_size=len(samples),
+        preset=nncf.QuantizationPreset.MIXED,
+    )
+    ov.save_model(quantized, str(target / "model.xml"), compress_to_fp16=False)
