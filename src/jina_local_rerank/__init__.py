@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jina_local_rerank.convert import convert
 from jina_local_rerank.errors import CheckpointMismatchError, JinaLocalRerankError, ModelNotAvailableError
 from jina_local_rerank.registry import DEFAULT_MODEL, KNOWN_MODELS, ModelSpec
 from jina_local_rerank.reranker import DocumentScores, Reranker, ScoredWindow
@@ -23,5 +24,6 @@ __all__ = [
     "ScoredWindow",
     "__version__",
     "clear_shared_rerankers",
+    "convert",
     "shared_reranker",
 ]

@@ -81,6 +81,7 @@ def _serve(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             cache_dir=args.cache_dir,
             local_files_only=args.local_files_only or None,
+            backend=args.backend,
         )
         for name in [alias] if alias else served_names(reranker):
             table[name] = reranker
@@ -137,6 +138,27 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    from jina_local_rerank.convert import convert
+
+    try:
+        output = convert(
+            args.model,
+            args.output_dir,
+            dtype=args.dtype,
+            overwrite=args.overwrite,
+            revision=args.revision,
+            cache_dir=args.cache_dir,
+            local_files_only=args.local_files_only or None,
+        )
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote a standard transformers checkpoint of {args.model} to {output}.")
+    print(f"Load it with sentence_transformers.CrossEncoder({str(output)!r}); publish it with `hf upload`.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jina-local-rerank", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -157,7 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-queue", type=int, default=64, help="waiting requests before answering 503")
     serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a request waits to share a batch")
     serve.add_argument("--max-documents", type=int, default=1000, help="documents per request")
+    serve.add_argument("--backend", default="torch", choices=["torch", "onnx", "openvino"], help="runtime (CPU)")
     serve.set_defaults(handler=_serve)
+
+    convert = commands.add_parser(
+        "convert", help="write jina-reranker-v2 as a standard transformers checkpoint (no remote code)"
+    )
+    convert.add_argument("model", help="hub id or local folder of the Jina checkpoint")
+    convert.add_argument("output_dir", help="folder to write (must be empty unless --overwrite)")
+    convert.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    convert.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty OUTPUT_DIR")
+    convert.add_argument("--revision", default=None, help="hub revision of MODEL")
+    convert.add_argument("--cache-dir", default=None, help="Hugging Face cache folder (default: HF_HUB_CACHE)")
+    convert.add_argument("--local-files-only", action="store_true", help="never contact the hub")
+    convert.set_defaults(handler=_convert)
 
     bench = commands.add_parser("bench", help="speed of plain CrossEncoder.predict vs Reranker on random models")
     bench.add_argument(

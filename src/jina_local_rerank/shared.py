@@ -28,9 +28,10 @@ def shared_reranker(
     local_files_only: bool | None = None,
     token: str | bool | None = None,
     trust_remote_code: bool = False,
+    backend: str = "torch",
 ) -> Reranker:
     """The ``Reranker`` for these settings, created (lazily loaded) on first request and reused after."""
-    key = (str(model), str(device), str(dtype), revision, str(cache_dir), local_files_only, token, trust_remote_code)
+    key = (str(model), str(device), str(dtype), revision, str(cache_dir), local_files_only, token, trust_remote_code, backend)
     with _LOCK:
         reranker = _CACHE.get(key)
         if reranker is None:
@@ -44,6 +45,7 @@ def shared_reranker(
                 token=token,
                 trust_remote_code=trust_remote_code,
                 lazy=True,
+                backend=backend,
             )
             _CACHE[key] = reranker
         return reranker

@@ -43,6 +43,7 @@ class JinaLocalRanker:
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
         local_files_only: bool | None = None,
+        backend: str = "torch",
     ) -> None:
         if top_k < 1:
             raise ValueError(f"top_k must be a positive integer, got {top_k}.")
@@ -59,6 +60,7 @@ class JinaLocalRanker:
         self.meta_fields_to_embed = meta_fields_to_embed or []
         self.embedding_separator = embedding_separator
         self.local_files_only = local_files_only
+        self.backend = backend
         self._reranker: Reranker | None = None
 
     def _get_telemetry_data(self) -> dict[str, Any]:
@@ -68,12 +70,15 @@ class JinaLocalRanker:
         """Load the model (idempotent)."""
         if self._reranker is not None:
             return
+        backend_is_torch = self.backend == "torch"
         reranker = shared_reranker(
             self.model,
-            device=ComponentDevice.resolve_device(self.device).to_torch_str(),
+            # ONNX Runtime and OpenVINO run on the CPU whatever device Haystack would pick.
+            device=ComponentDevice.resolve_device(self.device).to_torch_str() if backend_is_torch else "cpu",
             dtype=self.dtype,
             token=self.token.resolve_value() if self.token else None,
             local_files_only=self.local_files_only,
+            backend=self.backend,
         )
         self._reranker = reranker.load()
 
@@ -93,6 +98,7 @@ class JinaLocalRanker:
             meta_fields_to_embed=self.meta_fields_to_embed,
             embedding_separator=self.embedding_separator,
             local_files_only=self.local_files_only,
+            backend=self.backend,
         )
 
     @classmethod
