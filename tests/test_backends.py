@@ -121,7 +121,7 @@ def test_fp32_matches_jina_reference_and_ranks_alike(name: str, kind: str) -> No
         )
     single = _compute_cases(name)[-1]
     score = reranker.compute_score(single["inputs"]["pairs"])
-    assert isinstance(score, float) or isinstance(score, list)
+    assert isinstance(score, (float, list))
 
 
 @pytest.mark.slow
@@ -281,6 +281,7 @@ def test_missing_extra_names_itself(hidden: str, kind: str, precision: str, extr
         [sys.executable, "-c", MISSING, hidden, str(V2_TINY), kind, precision],
         capture_output=True,
         text=True,
+        check=False,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -296,6 +297,7 @@ def test_missing_exporter_names_the_onnx_extra(tmp_path: Path) -> None:
         [sys.executable, "-c", script, "onnxscript", str(V2_TINY), "onnx", "float32"],
         capture_output=True,
         text=True,
+        check=False,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), ENV_VARIABLE: str(tmp_path)},
     )
     assert done.returncode == 0, done.stderr[-2000:]

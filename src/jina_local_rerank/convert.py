@@ -28,7 +28,7 @@ from jina_local_rerank.errors import JinaLocalRerankError
 try:  # transformers >= 5: skip random init of weights that are overwritten right away
     from transformers.initialization import no_init_weights
 except ImportError:  # pragma: no cover
-    from transformers.modeling_utils import no_init_weights
+    from transformers.modeling_utils import no_init_weights  # type: ignore[attr-defined,no-redef]
 
 CONVERT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -98,7 +98,8 @@ def convert(
             f"{model} already loads with transformers' own classes; there is nothing to convert."
         )
 
-    network = native_v2_model(folder).to(CONVERT_DTYPES[dtype])
+    network = native_v2_model(folder)
+    torch.nn.Module.to(network, dtype=CONVERT_DTYPES[dtype])
     network.config.sentence_transformers = {"activation_fn": SIGMOID_ACTIVATION}
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
@@ -147,8 +148,10 @@ def describe_source(model: str, folder: Path, revision: str | None) -> dict[str,
     else:
         found_revision = f"local folder, model.safetensors sha256 {weights_digest(folder)[:16]}"
     name = model.rstrip("/").split("/")[-1]
-    license_id = _card_license(folder) or KNOWN_LICENSES.get(name) or KNOWN_LICENSES.get(
-        str(read_config(folder).get("_name_or_path", "")).split("/")[-1], "unknown"
+    license_id = (
+        _card_license(folder)
+        or KNOWN_LICENSES.get(name)
+        or KNOWN_LICENSES.get(str(read_config(folder).get("_name_or_path", "")).split("/")[-1], "unknown")
     )
     return {"model": model, "revision": found_revision, "license": license_id}
 
@@ -168,7 +171,7 @@ def _card_license(folder: Path) -> str | None:
     card = folder / "README.md"
     if not card.is_file():
         return None
-    match = re.search(r"^license:\s*([\w.-]+)\s*$", card.read_text(encoding="utf-8", errors="replace"), re.M)
+    match = re.search(r"^license:\s*([\w.-]+)\s*$", card.read_text(encoding="utf-8", errors="replace"), re.MULTILINE)
     return match.group(1) if match else None
 
 

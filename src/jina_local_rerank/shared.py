@@ -31,7 +31,17 @@ def shared_reranker(
     backend: str = "torch",
 ) -> Reranker:
     """The ``Reranker`` for these settings, created (lazily loaded) on first request and reused after."""
-    key = (str(model), str(device), str(dtype), revision, str(cache_dir), local_files_only, token, trust_remote_code, backend)
+    key = (
+        str(model),
+        str(device),
+        str(dtype),
+        revision,
+        str(cache_dir),
+        local_files_only,
+        token,
+        trust_remote_code,
+        backend,
+    )
     with _LOCK:
         reranker = _CACHE.get(key)
         if reranker is None:

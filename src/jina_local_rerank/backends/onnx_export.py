@@ -28,10 +28,8 @@ class SequenceClassifierGraph(nn.Module):
     def __init__(self, model: nn.Module, with_token_types: bool) -> None:
         super().__init__()
         self.model = model
-        self.input_names = ("input_ids", "attention_mask", "token_type_ids") if with_token_types else (
-            "input_ids",
-            "attention_mask",
-        )
+        names = ("input_ids", "attention_mask", "token_type_ids")
+        self.input_names = names if with_token_types else names[:2]
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
@@ -59,7 +57,8 @@ class JinaBertGraph(nn.Module):
         hidden = bert.embeddings(input_ids, torch.zeros_like(input_ids))
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         distance = (positions[None, :] - positions[:, None]).abs().to(hidden.dtype)
-        alibi = -bert.alibi_slopes.to(hidden.dtype)[:, None, None] * distance[None]
+        slopes: torch.Tensor = bert.alibi_slopes  # type: ignore[assignment]
+        alibi = -slopes.to(hidden.dtype)[:, None, None] * distance[None]
         padding = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
         mask = alibi[None] + padding
 

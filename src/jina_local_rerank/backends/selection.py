@@ -76,6 +76,7 @@ def load_runner(
 
             model = native_v2_model(folder)
         else:
+            assert cross_encoder.model is not None
             model = cross_encoder.model.float()
         onnx_export.export_onnx(onnx_export.graph_module(model, with_token_types), target / "model.onnx")
 
@@ -109,7 +110,9 @@ def calibration_features(cross_encoder: CrossEncoder, with_token_types: bool) ->
     """Real multilingual text (the v2 model card's query and documents) as single-pair batches."""
     texts = [MODEL_CARD_QUERY, *MODEL_CARD_DOCUMENTS]
     pairs = [(MODEL_CARD_QUERY, document) for document in MODEL_CARD_DOCUMENTS]
-    pairs += [(texts[i], texts[j]) for i in range(1, len(texts)) for j in range(len(texts)) if j % 3 == i % 3 and i != j]
+    pairs += [
+        (texts[i], texts[j]) for i in range(1, len(texts)) for j in range(len(texts)) if j % 3 == i % 3 and i != j
+    ]
     samples = []
     for query, document in pairs:
         encoded = cross_encoder.tokenizer(query, document, truncation=True, return_tensors="np")
