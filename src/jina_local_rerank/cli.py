@@ -100,6 +100,8 @@ def _bench(args: argparse.Namespace) -> int:
     transformers_logging.set_verbosity_error()
     validation.check_positive_int("--requests", args.requests, allow_none=False)
     models = ["smoke-v2", "smoke-v1"] if args.smoke else args.models
+    if args.backend == "all":
+        return _bench_backends(args, models)
     documents, repeats, queries = (8, 1, 2) if args.smoke else (args.documents, args.repeats, args.queries)
     baselines = args.baseline_dtype or (
         ["float32", "bfloat16"] if hardware.resolve_device(args.device).type == "cuda" else ["float32"]
@@ -159,6 +161,17 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_backends(args: argparse.Namespace, models: list[str]) -> int:
+    from jina_local_rerank import bench
+
+    documents, repeats, queries = (8, 1, 2) if args.smoke else (args.documents, args.repeats, max(args.queries, 10))
+    for model in models:
+        rows = bench.run_backends(model, documents=documents, repeats=repeats, queries=queries)
+        print(f"{model}, {documents} docs (agreement: trained MiniLM body, {queries} queries)")
+        print(bench.backends_markdown(rows) + "\n", flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jina-local-rerank", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -215,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="also a throughput workload: this many queries of --documents each in one call",
+    )
+    bench.add_argument(
+        "--backend", default="torch", choices=["torch", "all"], help="all: every backend and precision (CPU)"
     )
     bench.add_argument("--smoke", action="store_true", help="tiny models and workload (for CI)")
     bench.add_argument("--output", default=None, help="write the rows as JSON here")
