@@ -509,7 +509,7 @@ def run_backends(
             pairs = [[query, d] for d in docs]
             base_time = _best_time(functools.partial(baseline.predict, pairs), device, repeats)
             del baseline
-            rows.append(BackendRow("CrossEncoder.predict", "float32", base_time * 100 / documents, 1.0))
+            rows.append(BackendRow("CrossEncoder.predict", "float32", base_time * 1000 * 100 / documents, 1.0))
             for backend, dtype in engines:
                 reranker = Reranker(folder, backend=backend, dtype=dtype, device="cpu")
                 elapsed = _best_time(functools.partial(reranker.rerank, query, docs), device, repeats)
@@ -521,7 +521,7 @@ def run_backends(
                     BackendRow(
                         f"Reranker ({backend}{', default' if dtype is None else ''})",
                         label,
-                        elapsed * 100 / documents,
+                        elapsed * 1000 * 100 / documents,
                         base_time / elapsed,
                         max_abs_delta=max(abs(a - b) for s, r in zip(scores, reference) for a, b in zip(s, r)),
                         top3_overlap=statistics.mean(_overlap(s, r, 3) for s, r in zip(scores, reference)),
