@@ -72,7 +72,9 @@ def _max_delta(reranker: Reranker, reference: Reranker, name: str) -> float:
     for case in _compute_cases(name):
         params = case["params"]
         pairs = case["inputs"]["pairs"]
-        got = reranker.compute_score(pairs, max_length=params["max_length"], batch_size=params["batch_size"])
+        # The default token budget, not the case's batch_size=32: 32 padded 1024-token rows make the
+        # graph's [batch, heads, length, length] attention scores take gigabytes (see docs/export.md).
+        got = reranker.compute_score(pairs, max_length=params["max_length"])
         want = reference.compute_score(pairs, max_length=params["max_length"], batch_size=params["batch_size"])
         got, want = (v if isinstance(v, list) else [v] for v in (got, want))
         worst = max(worst, *(abs(a - b) for a, b in zip(got, want)))
