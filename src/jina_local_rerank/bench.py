@@ -458,7 +458,8 @@ def agreement_queries(tokenizer: Any, queries: int, documents: int, seed: int = 
         query = words(int(torch.randint(3, 7, (1,), generator=generator)))
         docs = []
         for _ in range(documents):
-            length = int(min(300, max(30, torch.empty(1).log_normal_(math.log(100), 0.5, generator=generator))))
+            draw = float(torch.empty(1).log_normal_(math.log(100), 0.5, generator=generator))
+            length = int(min(300.0, max(30.0, draw)))
             body = words(length)
             if float(torch.rand(1, generator=generator)) < 0.35:
                 for word in query:
