@@ -19,6 +19,7 @@ class ModelSettings(BaseModel):
     device: str | None = Field(default=None, description="cpu, cuda, cuda:1, mps; None picks the best.")
     dtype: str | None = Field(default=None, description="float32, bfloat16 or float16; None picks the best.")
     local_files_only: bool | None = Field(default=None, description="Never contact the hub (None: HF_HUB_OFFLINE).")
+    backend: str = Field(default="torch", description="torch, onnx or openvino (CPU runtimes).")
     reranker: Reranker | None = Field(default=None, exclude=True, description="A ready Reranker to use instead.")
 
     @field_validator("dtype", "device", mode="before")
@@ -29,7 +30,11 @@ class ModelSettings(BaseModel):
     def model_post_init(self, context: Any) -> None:
         if self.reranker is None:
             self.reranker = shared_reranker(
-                self.model, device=self.device, dtype=self.dtype, local_files_only=self.local_files_only
+                self.model,
+                device=self.device,
+                dtype=self.dtype,
+                local_files_only=self.local_files_only,
+                backend=self.backend,
             )
 
     @property

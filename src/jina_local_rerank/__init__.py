@@ -18,6 +18,7 @@ warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 # Public name -> the module that defines it.
 _EXPORTS = {
+    "convert": "jina_local_rerank.convert",
     "CheckpointMismatchError": "jina_local_rerank.errors",
     "InvalidArgumentError": "jina_local_rerank.errors",
     "JinaLocalRerankError": "jina_local_rerank.errors",
@@ -37,6 +38,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from jina_local_rerank.convert import convert
     from jina_local_rerank.errors import (
         CheckpointMismatchError,
         InvalidArgumentError,
@@ -64,6 +66,7 @@ __all__ = [
     "ScoredWindow",
     "__version__",
     "clear_shared_rerankers",
+    "convert",
     "default_model",
     "setting_text",
     "shared_reranker",

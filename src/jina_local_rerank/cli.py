@@ -117,6 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
             dtype=args.dtype,
             cache_dir=args.cache_dir,
             local_files_only=args.local_files_only or None,
+            backend=args.backend,
         )
         for name in [alias] if alias else served_names(reranker):
             table[name] = reranker
@@ -145,6 +146,8 @@ def _bench(args: argparse.Namespace) -> int:
     unknown = [model for model in models if model not in bench.SHAPES]
     if unknown:
         raise ValueError(f"unknown bench model {unknown[0]!r}; choose from {', '.join(bench.SHAPES)}")
+    if args.backend == "all":
+        return _bench_backends(args, models)
     documents, repeats, queries = (8, 1, 2) if args.smoke else (args.documents, args.repeats, args.queries)
     device = hardware.resolve_device(args.device)
     baselines = args.baseline_dtype or (["float32", "bfloat16"] if device.type == "cuda" else ["float32"])
@@ -185,6 +188,38 @@ def _score(args: argparse.Namespace) -> int:
 
     with _clean_exit_on_terminate():
         return run_score_command(args)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from jina_local_rerank.convert import convert
+
+    try:
+        output = convert(
+            args.model,
+            args.output_dir,
+            dtype=args.dtype,
+            overwrite=args.overwrite,
+            revision=args.revision,
+            cache_dir=args.cache_dir,
+            local_files_only=args.local_files_only or None,
+        )
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote a standard transformers checkpoint of {args.model} to {output}.")
+    print(f"Load it with sentence_transformers.CrossEncoder({str(output)!r}); publish it with `hf upload`.")
+    return 0
+
+
+def _bench_backends(args: argparse.Namespace, models: list[str]) -> int:
+    from jina_local_rerank import bench
+
+    documents, repeats, queries = (8, 1, 2) if args.smoke else (args.documents, args.repeats, max(args.queries, 10))
+    for model in models:
+        rows = bench.run_backends(model, documents=documents, repeats=repeats, queries=queries)
+        print(f"{model}, {documents} docs (agreement: trained MiniLM body, {queries} queries)")
+        print(bench.backends_markdown(rows) + "\n", flush=True)
+    return 0
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -239,7 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--read-timeout", type=float, default=30.0, help="seconds a client has to send its request head, then body"
     )
     serve.add_argument("--max-connections", type=int, default=1024, help="open connections before answering 503")
+    serve.add_argument(
+        "--backend", default="torch", choices=["torch", "onnx", "openvino"], help="runtime (onnx, openvino: CPU)"
+    )
     serve.set_defaults(handler=_serve)
+
+    convert = command("convert", "write jina-reranker-v2 as a standard transformers checkpoint (no remote code)")
+    convert.add_argument("model", help="hub id or local folder of the Jina checkpoint")
+    convert.add_argument("output_dir", help="folder to write (must be empty unless --overwrite)")
+    convert.add_argument(
+        "--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="weights' dtype"
+    )
+    convert.add_argument("--overwrite", action="store_true", help="replace the contents of a non-empty OUTPUT_DIR")
+    convert.add_argument("--revision", default=None, help="hub revision of MODEL")
+    convert.add_argument("--cache-dir", default=None, help="Hugging Face cache folder (None: HF_HUB_CACHE)")
+    convert.add_argument("--local-files-only", action="store_true", help="never contact the hub")
+    convert.set_defaults(handler=_convert)
 
     score = command("score", "score every (query, document) row of a Parquet, JSON Lines or CSV file")
     score.add_argument("input", metavar="INPUT", help=".parquet, .jsonl or .csv file, or a folder of Parquet files")
@@ -279,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--requests", type=int, default=1, help="also a throughput workload: this many queries in one call"
+    )
+    bench.add_argument(
+        "--backend", default="torch", choices=["torch", "all"], help="all: every backend and precision (CPU)"
     )
     bench.add_argument("--smoke", action="store_true", help="tiny models and workload (for CI)")
     bench.add_argument("--output", default=None, help="write the rows as JSON here")

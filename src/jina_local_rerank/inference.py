@@ -17,6 +17,7 @@ from sentence_transformers import CrossEncoder
 from tqdm.auto import tqdm
 
 from jina_local_rerank import hardware
+from jina_local_rerank.backends.runners import Runner
 from jina_local_rerank.batching import plan_batches
 from jina_local_rerank.packing import packed_features
 from jina_local_rerank.tokenization import EncodedPair
@@ -52,10 +53,22 @@ def distinct_pairs(pairs: Sequence[EncodedPair]) -> tuple[list[EncodedPair], lis
 
 
 class PairScorer:
-    """Runs the CrossEncoder's modules on pre-tokenized pairs and returns sigmoid scores."""
+    """Runs the CrossEncoder's modules on pre-tokenized pairs and returns sigmoid scores.
 
-    def __init__(self, cross_encoder: CrossEncoder, pad_token_id: int, token_budget: int, packed: bool = False) -> None:
+    With a ``runner`` (ONNX Runtime, OpenVINO; see ``backends``) the runner replaces the torch
+    forward; batching and ordering stay the same.
+    """
+
+    def __init__(
+        self,
+        cross_encoder: CrossEncoder,
+        pad_token_id: int,
+        token_budget: int,
+        packed: bool = False,
+        runner: Runner | None = None,
+    ) -> None:
         self.cross_encoder = cross_encoder
+        self.runner = runner
         self.pad_token_id = pad_token_id
         self.token_budget = token_budget
         # Packed batches (native models only) hold no padding at all; see packing.py and varlen.py.
@@ -152,12 +165,17 @@ class PairScorer:
         arrays = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             arrays["token_type_ids"] = token_type_ids
+        if self.runner is not None:
+            return arrays
         features = {name: torch.from_numpy(array) for name, array in arrays.items()}
         return hardware.to_device(features, self.device)
 
     def _forward(self, pairs: list[EncodedPair]) -> torch.Tensor:
         """Scores of one batch, left on the device (not waited for)."""
         features = self._features(pairs)
+        if self.runner is not None:
+            with self._forward_lock:
+                return logits_to_scores(torch.from_numpy(self.runner(features)))
         with self._forward_lock, torch.inference_mode():
             # Through __call__ so that CrossEncoder.compile() and hooks apply.
             logits = self.cross_encoder(features)["scores"]

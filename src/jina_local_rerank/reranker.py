@@ -21,7 +21,7 @@ import torch
 from sentence_transformers import CrossEncoder
 from transformers import PreTrainedTokenizerBase
 
-from jina_local_rerank import fusion, hardware, listwise, validation
+from jina_local_rerank import backends, fusion, hardware, listwise, validation
 from jina_local_rerank.architectures import qwen3_listwise
 from jina_local_rerank.batching import pipeline_chunks
 from jina_local_rerank.checkpoint import Architecture, detect_architecture, read_config, resolve_checkpoint
@@ -64,6 +64,13 @@ class DocumentScores:
         return sum(len(window.input_ids) for window in self.windows)
 
 
+def _cpu_only_options(*flags: bool | None) -> tuple[str, str, bool, bool, bool]:
+    """Device, dtype of the torch model to export, and the torch-only speed-ups (off) of a non-torch backend."""
+    if any(flags):
+        raise ValueError("packed, cuda_graphs and fused_norms are torch speed-ups; they need backend='torch'.")
+    return "cpu", "float32", False, False, False
+
+
 class Reranker:
     """Local Jina reranker: ``compute_score`` and ``rerank`` with Jina's exact semantics.
 
@@ -92,6 +99,9 @@ class Reranker:
         allow_long_context: let JinaBERT (v1) models take ``max_length`` beyond the length they were
             trained for (the config's ``max_position_embeddings``, 8192), extrapolating ALiBi. Off by
             default: such lengths cost quadratic time and memory and their scores are untested.
+        backend: ``"torch"``; or ``"onnx"`` (ONNX Runtime) or ``"openvino"``, CPU runtimes that run an
+            ONNX export of the model, made on first use and cached (see docs/export.md). Their ``dtype``
+            is ``"float32"`` (default) or ``"int8"``, and ``"bfloat16"`` for OpenVINO.
     """
 
     def __init__(
@@ -112,8 +122,14 @@ class Reranker:
         cuda_graphs: bool | None = None,
         fused_norms: bool | None = None,
         allow_long_context: bool = False,
+        backend: str = "torch",
     ) -> None:
         self.model_name = str(default_model() if model is None else model)
+        self.backend = backend
+        # Non-torch backends export from an fp32 torch model on the CPU and run at ``precision``.
+        self.precision = backends.check_backend(backend, dtype, device)
+        if self.precision is not None:
+            device, dtype, packed, cuda_graphs, fused_norms = _cpu_only_options(packed, cuda_graphs, fused_norms)
         self.device = hardware.resolve_device(device)
         self.dtype = hardware.resolve_dtype(dtype, self.device)
         self.attn_implementation = hardware.attention_implementation(self.device, self.dtype)
@@ -141,6 +157,8 @@ class Reranker:
             self.load()
 
     def __repr__(self) -> str:
+        if self.precision is not None:
+            return f"Reranker({self.model_name!r}, backend={self.backend!r}, dtype={self.precision!r})"
         return f"Reranker({self.model_name!r}, device={str(self.device)!r}, dtype={self.dtype})"
 
     # ------------------------------------------------------------------ loading
@@ -161,6 +179,10 @@ class Reranker:
             )
             self.architecture = detect_architecture(read_config(folder))
             if self.architecture is Architecture.JINA_V3:
+                if self.precision is not None:
+                    raise ValueError(
+                        f"backend={self.backend!r} is not available for jina-reranker-v3 yet; use backend='torch'."
+                    )
                 self._load_listwise(folder)
                 return self
             cross_encoder = load_cross_encoder(
@@ -177,7 +199,19 @@ class Reranker:
             self.cuda_graphs = self._decide_cuda_graphs(cross_encoder)
             self.attn_implementation = cross_encoder.model.config._attn_implementation
             self._cross_encoder = cross_encoder
-            self._scorer = PairScorer(cross_encoder, self._tokenizer.pad_token_id, self.token_budget, self.packed)
+            runner = None
+            if self.precision is not None:
+                runner = backends.load_runner(
+                    self.backend,
+                    self.precision,
+                    folder=folder,
+                    model_name=self.model_name,
+                    architecture=self.architecture,
+                    cross_encoder=cross_encoder,
+                )
+            self._scorer = PairScorer(
+                cross_encoder, self._tokenizer.pad_token_id, self.token_budget, self.packed, runner=runner
+            )
         return self
 
     def _load_listwise(self, folder: Path) -> None:

@@ -28,10 +28,21 @@ def shared_reranker(
     local_files_only: bool | None = None,
     token: str | bool | None = None,
     trust_remote_code: bool = False,
+    backend: str = "torch",
 ) -> Reranker:
     """The ``Reranker`` for these settings, created (lazily loaded) on first request and reused after."""
     model = default_model() if model is None else model
-    key = (str(model), str(device), str(dtype), revision, str(cache_dir), local_files_only, token, trust_remote_code)
+    key = (
+        str(model),
+        str(device),
+        str(dtype),
+        revision,
+        str(cache_dir),
+        local_files_only,
+        token,
+        trust_remote_code,
+        backend,
+    )
     with _LOCK:
         reranker = _CACHE.get(key)
         if reranker is None:
@@ -45,6 +56,7 @@ def shared_reranker(
                 token=token,
                 trust_remote_code=trust_remote_code,
                 lazy=True,
+                backend=backend,
             )
             _CACHE[key] = reranker
         return reranker

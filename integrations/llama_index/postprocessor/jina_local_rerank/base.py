@@ -56,6 +56,7 @@ class JinaLocalRerank(BaseNodePostprocessor):
         default=False, description="Keep the retriever's score in the node's metadata under 'retrieval_score'."
     )
     local_files_only: bool | None = Field(default=None, description="Never contact the hub (None: HF_HUB_OFFLINE).")
+    backend: str = Field(default="torch", description="torch, onnx or openvino (CPU runtimes).")
 
     _reranker: Reranker = PrivateAttr()
 
@@ -66,7 +67,8 @@ class JinaLocalRerank(BaseNodePostprocessor):
         if reranker is not None:
             data.setdefault("model", reranker.model_name)
             data.setdefault("device", str(reranker.device))
-            data.setdefault("dtype", str(reranker.dtype))
+            data.setdefault("dtype", reranker.precision or str(reranker.dtype))
+            data.setdefault("backend", reranker.backend)
         super().__init__(**data)
         validation.check_rerank_options(
             max_length=self.max_length,
@@ -75,7 +77,11 @@ class JinaLocalRerank(BaseNodePostprocessor):
             batch_size=self.batch_size,
         )
         self._reranker = reranker or shared_reranker(
-            self.model, device=self.device, dtype=self.dtype, local_files_only=self.local_files_only
+            self.model,
+            device=self.device,
+            dtype=self.dtype,
+            local_files_only=self.local_files_only,
+            backend=self.backend,
         )
 
     @field_validator("dtype", "device", mode="before")

@@ -52,6 +52,7 @@ class JinaLocalRanker:
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
         local_files_only: bool | None = None,
+        backend: str = "torch",
     ) -> None:
         if not isinstance(model, (str, PathLike)):
             raise InvalidArgumentError(f"model must be a str or path, got {type(model).__name__}.")
@@ -81,6 +82,7 @@ class JinaLocalRanker:
         self.meta_fields_to_embed = meta_fields_to_embed or []
         self.embedding_separator = embedding_separator
         self.local_files_only = local_files_only
+        self.backend = backend
         self._reranker: Reranker | None = None
 
     def _get_telemetry_data(self) -> dict[str, Any]:
@@ -90,12 +92,15 @@ class JinaLocalRanker:
         """Load the model (idempotent)."""
         if self._reranker is not None:
             return
+        backend_is_torch = self.backend == "torch"
         reranker = shared_reranker(
             self.model,
-            device=ComponentDevice.resolve_device(self.device).to_torch_str(),
+            # ONNX Runtime and OpenVINO run on the CPU whatever device Haystack would pick.
+            device=ComponentDevice.resolve_device(self.device).to_torch_str() if backend_is_torch else "cpu",
             dtype=self.dtype,
             token=self.token.resolve_value() if self.token else None,
             local_files_only=self.local_files_only,
+            backend=self.backend,
         )
         self._reranker = reranker.load()
 
@@ -115,6 +120,7 @@ class JinaLocalRanker:
             meta_fields_to_embed=self.meta_fields_to_embed,
             embedding_separator=self.embedding_separator,
             local_files_only=self.local_files_only,
+            backend=self.backend,
         )
 
     @classmethod

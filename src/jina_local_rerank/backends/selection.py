@@ -1,0 +1,128 @@
+"""Choose a backend and precision, and build its runner from the (cached) export of a loaded model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from sentence_transformers import CrossEncoder
+
+from jina_local_rerank.backends import onnx_export, quantization
+from jina_local_rerank.backends.export_cache import ExportKey, cached_export, checkpoint_revision
+from jina_local_rerank.backends.extras import require
+from jina_local_rerank.backends.runners import OnnxRuntimeRunner, OpenVinoRunner, Runner
+from jina_local_rerank.checkpoint import Architecture
+from jina_local_rerank.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx", "openvino")
+PRECISIONS = {"onnx": ("float32", "int8"), "openvino": ("float32", "bfloat16", "int8")}
+_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "qint8": "int8"}
+_OPENVINO_HINTS = {"float32": "f32", "bfloat16": "bf16", "int8": "f32"}
+_EXTRAS = {"onnx": ("onnxruntime",), "openvino": ("openvino",)}
+
+
+def check_backend(backend: str, dtype: str | torch.dtype | None, device: str | torch.device | None) -> str | None:
+    """The precision a non-torch backend runs at (``None`` for torch), or a clear error up front.
+
+    Also imports the backend's runtime, so a missing extra is reported before anything loads.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, not {backend!r}.")
+    if backend == "torch":
+        return None
+    if device is not None and torch.device(device).type != "cpu":
+        raise ValueError(f"backend={backend!r} runs on the CPU; device={str(device)!r} needs backend='torch'.")
+    if isinstance(dtype, torch.dtype):
+        dtype = str(dtype).removeprefix("torch.")
+    precision = _ALIASES.get(dtype or "float32", dtype or "float32")
+    if precision not in PRECISIONS[backend]:
+        raise ValueError(
+            f"backend={backend!r} runs at {', '.join(PRECISIONS[backend])}; dtype={dtype!r} is not one of them."
+        )
+    for module in _EXTRAS[backend]:
+        require(module, backend)
+    if backend == "openvino" and precision == "int8":
+        require("nncf", "openvino")
+    return precision
+
+
+def load_runner(
+    backend: str,
+    precision: str,
+    *,
+    folder: Path,
+    model_name: str,
+    architecture: Architecture,
+    cross_encoder: CrossEncoder,
+    export_root: Path | None = None,
+) -> Runner:
+    """Export the model once per (model, revision, backend, precision), then open it in its runtime.
+
+    ``cross_encoder`` is the loaded fp32 torch model; v2 is exported through its standard
+    transformers form (``convert.native_v2_model``), everything else from the loaded module.
+    """
+    revision = checkpoint_revision(folder)
+    with_token_types = (
+        architecture is Architecture.GENERIC and "token_type_ids" in cross_encoder.tokenizer.model_input_names
+    )
+
+    def build_fp32(target: Path) -> None:
+        if architecture is Architecture.JINA_V2:
+            from jina_local_rerank.convert import native_v2_model
+
+            model = native_v2_model(folder)
+        else:
+            assert cross_encoder.model is not None
+            model = cross_encoder.model.float()
+        onnx_export.export_onnx(onnx_export.graph_module(model, with_token_types), target / "model.onnx")
+
+    # A local folder is named by its absolute path (the weights hash in the revision tells versions apart).
+    label = str(Path(model_name).expanduser().resolve()) if Path(model_name).expanduser().is_dir() else model_name
+
+    def key(name: str, variant: str) -> ExportKey:
+        return ExportKey(label, revision, name, variant)
+
+    fp32 = cached_export(key("onnx", "float32"), build_fp32, export_root) / "model.onnx"
+    if backend == "onnx":
+        if precision == "float32":
+            return OnnxRuntimeRunner(fp32)
+
+        def build_int8(target: Path) -> None:
+            quantization.quantize_onnx_dynamic(fp32, target / "model.onnx")
+
+        return OnnxRuntimeRunner(cached_export(key("onnx", "int8"), build_int8, export_root) / "model.onnx")
+    if precision != "int8":
+        # OpenVINO reads the same ONNX file; bf16 is an inference precision, not a separate export.
+        return OpenVinoRunner(fp32, _OPENVINO_HINTS[precision])
+
+    def build_openvino_int8(target: Path) -> None:
+        quantization.quantize_openvino(fp32, target, calibration_features(cross_encoder, with_token_types))
+
+    entry = cached_export(key("openvino", "int8"), build_openvino_int8, export_root)
+    return OpenVinoRunner(entry / "model.xml", _OPENVINO_HINTS[precision])
+
+
+def calibration_features(cross_encoder: CrossEncoder, with_token_types: bool) -> list[dict[str, np.ndarray]]:
+    """Real multilingual text (the v2 model card's query and documents) as single-pair batches."""
+    texts = [MODEL_CARD_QUERY, *MODEL_CARD_DOCUMENTS]
+    pairs = [(MODEL_CARD_QUERY, document) for document in MODEL_CARD_DOCUMENTS]
+    pairs += [
+        (texts[i], texts[j]) for i in range(1, len(texts)) for j in range(len(texts)) if j % 3 == i % 3 and i != j
+    ]
+    samples = []
+    for query, document in pairs:
+        encoded = cross_encoder.tokenizer(query, document, truncation=True, return_tensors="np")
+        sample = {
+            "input_ids": encoded["input_ids"].astype(np.int64),
+            "attention_mask": encoded["attention_mask"].astype(np.int64),
+        }
+        if with_token_types:
+            sample["token_type_ids"] = encoded.get("token_type_ids", np.zeros_like(sample["input_ids"])).astype(
+                np.int64
+            )
+        samples.append(sample)
+    return samples
