@@ -13,7 +13,7 @@ from safetensors import safe_open
 
 from jina_local_rerank import convert
 from jina_local_rerank.cli import main
-from jina_local_rerank.convert import ConversionNotSupportedError
+from jina_local_rerank.conversion import ConversionNotSupportedError
 
 # Runs in a fresh interpreter that never imports jina_local_rerank: only sentence-transformers and
 # transformers, with remote code off, against Jina's reference scores for the fixture.

@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore", message="IProgress not found", module="tqdm")
 
 # Public name -> the module that defines it.
 _EXPORTS = {
-    "convert": "jina_local_rerank.convert",
+    "convert": "jina_local_rerank.conversion",
     "CheckpointMismatchError": "jina_local_rerank.errors",
     "InvalidArgumentError": "jina_local_rerank.errors",
     "JinaLocalRerankError": "jina_local_rerank.errors",
@@ -38,7 +38,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from jina_local_rerank.convert import convert
+    from jina_local_rerank.conversion import convert
     from jina_local_rerank.errors import (
         CheckpointMismatchError,
         InvalidArgumentError,

@@ -191,7 +191,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from jina_local_rerank.convert import convert
+    from jina_local_rerank.conversion import convert
 
     try:
         output = convert(

@@ -72,7 +72,7 @@ def load_runner(
 
     def build_fp32(target: Path) -> None:
         if architecture is Architecture.JINA_V2:
-            from jina_local_rerank.convert import native_v2_model
+            from jina_local_rerank.conversion import native_v2_model
 
             model = native_v2_model(folder)
         else:
