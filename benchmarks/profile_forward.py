@@ -12,7 +12,8 @@ from pathlib import Path
 
 from torch.profiler import ProfilerActivity, profile
 
-from jina_local_rerank import Reranker, bench
+from jina_local_rerank import Reranker
+from jina_local_rerank.cli import bench
 
 
 def main() -> None:

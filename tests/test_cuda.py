@@ -6,7 +6,9 @@ import pytest
 import torch
 from conftest import V1_TINY, V2_TINY, load_expected
 
-from jina_local_rerank import Reranker, fusion, hardware, varlen
+from jina_local_rerank import Reranker
+from jina_local_rerank.runtime import hardware
+from jina_local_rerank.runtime.cuda import fusion, varlen
 
 pytestmark = pytest.mark.cuda
 
@@ -43,7 +45,7 @@ def test_cuda_packed_batches_match_fp32(folder):
 
 
 def test_cuda_long_jina_bert_input_matches_cpu():
-    from jina_local_rerank.architectures.jina_bert import JinaBertConfig, JinaBertForSequenceClassification
+    from jina_local_rerank.models.architectures.jina_bert import JinaBertConfig, JinaBertForSequenceClassification
 
     torch.manual_seed(0)
     model = JinaBertForSequenceClassification(JinaBertConfig(num_hidden_layers=2)).eval()

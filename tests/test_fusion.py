@@ -6,8 +6,9 @@ import pytest
 import torch
 from conftest import V1_TINY, V2_TINY
 
-from jina_local_rerank import Reranker, fusion
-from jina_local_rerank.architectures import xlm_roberta_v2
+from jina_local_rerank import Reranker
+from jina_local_rerank.models.architectures import xlm_roberta_v2
+from jina_local_rerank.runtime.cuda import fusion
 
 
 @pytest.mark.parametrize("folder", [V2_TINY, V1_TINY], ids=["v2", "v1"])

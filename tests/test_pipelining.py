@@ -11,8 +11,8 @@ import pytest
 from conftest import V2_TINY
 
 from jina_local_rerank import Reranker
-from jina_local_rerank.batching import pipeline_chunks
-from jina_local_rerank.inference import PairScorer
+from jina_local_rerank.runtime.batching import pipeline_chunks
+from jina_local_rerank.runtime.inference import PairScorer
 
 
 @pytest.mark.parametrize("count", [0, 1, 15, 16, 17, 31, 32, 100, 257, 1000, 5000])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jina_local_rerank import hardware
-from jina_local_rerank.batching import plan_batches
-from jina_local_rerank.windows import effective_overlap, split_windows, window_length
+from jina_local_rerank.runtime import hardware
+from jina_local_rerank.runtime.batching import plan_batches
+from jina_local_rerank.text.windows import effective_overlap, split_windows, window_length
 
 
 def test_short_and_empty_documents_are_one_window():

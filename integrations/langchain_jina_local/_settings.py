@@ -6,8 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker
-from jina_local_rerank.hardware import setting_text
+from jina_local_rerank import DEFAULT_MODEL, Reranker, setting_text, shared_reranker
 
 
 class ModelSettings(BaseModel):

@@ -13,7 +13,6 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
@@ -21,47 +20,28 @@ import torch
 from sentence_transformers import CrossEncoder
 from transformers import PreTrainedTokenizerBase
 
-from jina_local_rerank import backends, fusion, hardware, listwise, validation
-from jina_local_rerank.architectures import qwen3_listwise
-from jina_local_rerank.batching import pipeline_chunks
-from jina_local_rerank.checkpoint import Architecture, detect_architecture, read_config, resolve_checkpoint
-from jina_local_rerank.inference import PairScorer
-from jina_local_rerank.listwise_scorer import ListwiseScorer, ListwiseScores
-from jina_local_rerank.loader import load_cross_encoder, load_listwise_scorer
-from jina_local_rerank.native import NativeTransformer
+from jina_local_rerank import backends, validation
+from jina_local_rerank.models.architectures import qwen3_listwise
+from jina_local_rerank.models.checkpoint import Architecture, detect_architecture, read_config, resolve_checkpoint
+from jina_local_rerank.models.loader import load_cross_encoder, load_listwise_scorer
+from jina_local_rerank.models.native import NativeTransformer
+from jina_local_rerank.models.registry import ModelSpec, default_model, lookup
 from jina_local_rerank.ranking import rank_order
-from jina_local_rerank.registry import ModelSpec, default_model, lookup
-from jina_local_rerank.results import RerankResult
-from jina_local_rerank.tokenization import EncodedPair, PairTokenizer
-from jina_local_rerank.windows import effective_overlap, split_windows, window_length
+from jina_local_rerank.results import DocumentScores, RerankResult, ScoredWindow
+from jina_local_rerank.runtime import hardware
+from jina_local_rerank.runtime.batching import pipeline_chunks
+from jina_local_rerank.runtime.cuda import fusion
+from jina_local_rerank.runtime.inference import PairScorer
+from jina_local_rerank.runtime.listwise_scorer import ListwiseScorer, ListwiseScores
+from jina_local_rerank.text import listwise_prompt as listwise
+from jina_local_rerank.text.tokenization import EncodedPair, PairTokenizer
+from jina_local_rerank.text.windows import effective_overlap, split_windows, window_length
 
 logger = logging.getLogger(__name__)
 
 _DEFAULT_RERANK_MAX_LENGTH = 1024
 _DEFAULT_MAX_QUERY_LENGTH = 512
 _DEFAULT_OVERLAP = 80
-
-
-@dataclass(frozen=True)
-class ScoredWindow:
-    """One window that was scored: which document it came from, its model input, its score."""
-
-    document_index: int
-    input_ids: list[int]
-    score: float
-
-
-@dataclass(frozen=True)
-class DocumentScores:
-    """Per-document scores (best window) in input order, with every window behind them."""
-
-    scores: list[float]
-    windows: list[ScoredWindow]
-
-    @property
-    def total_tokens(self) -> int:
-        """Tokens the model read, special tokens included (what APIs bill as usage)."""
-        return sum(len(window.input_ids) for window in self.windows)
 
 
 def _cpu_only_options(*flags: bool | None) -> tuple[str, str, bool, bool, bool]:

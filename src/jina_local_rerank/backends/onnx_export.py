@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from jina_local_rerank.architectures.jina_bert import JinaBertForSequenceClassification, JinaBertSelfAttention
 from jina_local_rerank.backends.extras import require
+from jina_local_rerank.models.architectures.jina_bert import JinaBertForSequenceClassification, JinaBertSelfAttention
 
 logger = logging.getLogger(__name__)
 

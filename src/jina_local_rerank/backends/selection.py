@@ -13,8 +13,8 @@ from jina_local_rerank.backends import onnx_export, quantization
 from jina_local_rerank.backends.export_cache import ExportKey, cached_export, checkpoint_revision
 from jina_local_rerank.backends.extras import require
 from jina_local_rerank.backends.runners import OnnxRuntimeRunner, OpenVinoRunner, Runner
-from jina_local_rerank.checkpoint import Architecture
-from jina_local_rerank.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
+from jina_local_rerank.cli.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
+from jina_local_rerank.models.checkpoint import Architecture
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def load_runner(
 
     def build_fp32(target: Path) -> None:
         if architecture is Architecture.JINA_V2:
-            from jina_local_rerank.conversion import native_v2_model
+            from jina_local_rerank.backends.conversion import native_v2_model
 
             model = native_v2_model(folder)
         else:

@@ -7,7 +7,7 @@ import sys
 
 from jina_local_rerank.jobs.errors import JobInputError
 from jina_local_rerank.jobs.spec import ModelSettings, ScoringColumns
-from jina_local_rerank.registry import default_model
+from jina_local_rerank.models.registry import default_model
 
 
 def _positive(option: str, value: float | None, allow_zero: bool = False) -> None:

@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from jina_local_rerank import listwise
 from jina_local_rerank.reranker import Reranker
 from jina_local_rerank.server.errors import InvalidRequest, ModelNotServed
-from jina_local_rerank.tokenization import PairTokenizer
+from jina_local_rerank.text import listwise_prompt as listwise
+from jina_local_rerank.text.tokenization import PairTokenizer
 
 
 def served_names(reranker: Reranker) -> list[str]:

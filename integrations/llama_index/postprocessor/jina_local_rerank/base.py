@@ -16,8 +16,7 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker, validation
-from jina_local_rerank.hardware import setting_text
+from jina_local_rerank import DEFAULT_MODEL, Reranker, setting_text, shared_reranker, validation
 
 dispatcher = get_dispatcher(__name__)
 
@@ -37,7 +36,7 @@ class JinaLocalRerank(BaseNodePostprocessor):
     to ``max_length`` tokens, 2048 by default, and ``overlap`` does not apply).
 
     Unknown options are refused (``top_k=5`` names ``top_n``), never silently ignored; every
-    option is checked at construction with ``jina_local_rerank.validation``.
+    option is checked at construction with ``jina_local_rerank.text.validation``.
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from jina_local_rerank import hardware
-from jina_local_rerank.packing import PACKED_KEY, bucket_tokens, pad_packed
+from jina_local_rerank.runtime import hardware
+from jina_local_rerank.runtime.cuda.packing import PACKED_KEY, bucket_tokens, pad_packed
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import torch
 from sentence_transformers import CrossEncoder
 
-from jina_local_rerank.architectures.weights import require_checkpoint_weights
-from jina_local_rerank.checkpoint import Architecture, read_config
-from jina_local_rerank.listwise_scorer import ListwiseScorer
-from jina_local_rerank.native import native_transformer_class
+from jina_local_rerank.models.architectures.weights import require_checkpoint_weights
+from jina_local_rerank.models.checkpoint import Architecture, read_config
+from jina_local_rerank.models.native import native_transformer_class
+from jina_local_rerank.runtime.listwise_scorer import ListwiseScorer
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
-from jina_local_rerank import listwise
-from jina_local_rerank.architectures.qwen3_listwise import JinaListwiseModel, PackedBlocks, load_listwise_model
 from jina_local_rerank.errors import CheckpointMismatchError
+from jina_local_rerank.models.architectures.qwen3_listwise import JinaListwiseModel, PackedBlocks, load_listwise_model
+from jina_local_rerank.text import listwise_prompt as listwise
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaOutput, XLMRobertaSelfOutput
 
-from jina_local_rerank import fusion
-from jina_local_rerank.packing import first_token_index
-from jina_local_rerank.varlen import varlen_attention
+from jina_local_rerank.runtime.cuda import fusion
+from jina_local_rerank.runtime.cuda.packing import first_token_index
+from jina_local_rerank.runtime.cuda.varlen import varlen_attention
 
 _LAYER = re.compile(r"^roberta\.encoder\.layers\.(\d+)\.(.+)$")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from jina_local_rerank import hardware
+from jina_local_rerank.runtime import hardware
 
 _HALF = (torch.float16, torch.bfloat16)
 

@@ -20,10 +20,10 @@ from typing import Any
 import torch
 from transformers import XLMRobertaForSequenceClassification
 
-from jina_local_rerank.architectures import xlm_roberta_v2
-from jina_local_rerank.architectures.weights import load_into, load_state_dict
-from jina_local_rerank.checkpoint import Architecture, detect_architecture, read_config, resolve_checkpoint
 from jina_local_rerank.errors import JinaLocalRerankError
+from jina_local_rerank.models.architectures import xlm_roberta_v2
+from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
+from jina_local_rerank.models.checkpoint import Architecture, detect_architecture, read_config, resolve_checkpoint
 
 try:  # transformers >= 5: skip random init of weights that are overwritten right away
     from transformers.initialization import no_init_weights

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from jina_local_rerank.tokenization import EncodedPair
+from jina_local_rerank.text.tokenization import EncodedPair
 
 # Features that carry this key are packed; the native modules route them to their packed forward.
 PACKED_KEY = "cu_seqlens"

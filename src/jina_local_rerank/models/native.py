@@ -19,12 +19,13 @@ from sentence_transformers.base.modules import Transformer
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.initialization import no_init_weights  # skips random init of weights overwritten right away
 
-from jina_local_rerank import fusion, hardware, varlen
-from jina_local_rerank.architectures import xlm_roberta_v2
-from jina_local_rerank.architectures.weights import load_into, load_state_dict
-from jina_local_rerank.checkpoint import Architecture, read_config
-from jina_local_rerank.graphs import PackedGraphs
-from jina_local_rerank.packing import PACKED_KEY
+from jina_local_rerank.models.architectures import xlm_roberta_v2
+from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
+from jina_local_rerank.models.checkpoint import Architecture, read_config
+from jina_local_rerank.runtime import hardware
+from jina_local_rerank.runtime.cuda import fusion, varlen
+from jina_local_rerank.runtime.cuda.graphs import PackedGraphs
+from jina_local_rerank.runtime.cuda.packing import PACKED_KEY
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def native_layout(architecture: Architecture) -> NativeLayout:
     if architecture is Architecture.JINA_V2:
         return _jina_v2_layout()
     if architecture is Architecture.JINA_BERT:
-        from jina_local_rerank.architectures import jina_bert
+        from jina_local_rerank.models.architectures import jina_bert
 
         return jina_bert.layout()
     raise ValueError(f"{architecture} has no native layout; it loads through sentence-transformers.")

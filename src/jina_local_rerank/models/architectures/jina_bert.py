@@ -21,9 +21,9 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from jina_local_rerank import fusion
-from jina_local_rerank.packing import first_token_index
-from jina_local_rerank.varlen import alibi_bias, varlen_attention
+from jina_local_rerank.runtime.cuda import fusion
+from jina_local_rerank.runtime.cuda.packing import first_token_index
+from jina_local_rerank.runtime.cuda.varlen import alibi_bias, varlen_attention
 
 # Attention is computed in blocks of this many query rows once a sequence is longer than it.
 _QUERY_BLOCK = 512
@@ -340,7 +340,7 @@ def native_config(raw: dict[str, Any]) -> JinaBertConfig:
 
 def layout() -> Any:
     """How ``native.py`` builds this architecture: the official names are already ours."""
-    from jina_local_rerank.native import NativeLayout
+    from jina_local_rerank.models.native import NativeLayout
 
     return NativeLayout(
         build_config=native_config,

@@ -28,9 +28,9 @@ from safetensors.torch import save_file
 from sentence_transformers import CrossEncoder
 from tqdm import tqdm
 
-from jina_local_rerank import hardware
-from jina_local_rerank.checkpoint import Architecture
+from jina_local_rerank.models.checkpoint import Architecture
 from jina_local_rerank.reranker import Reranker
+from jina_local_rerank.runtime import hardware
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ SHAPES = {
 
 
 def _assets(name: str) -> Path:
-    return Path(str(resources.files("jina_local_rerank") / "bench_assets" / name))
+    return Path(str(resources.files("jina_local_rerank.cli.bench") / "assets" / name))
 
 
 def write_checkpoint(shape: Shape, folder: Path, seed: int = 0) -> Path:
@@ -84,7 +84,7 @@ def write_checkpoint(shape: Shape, folder: Path, seed: int = 0) -> Path:
             (folder / item.name).write_bytes(item.read_bytes())
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     if shape.architecture is Architecture.JINA_V2:
-        from jina_local_rerank.architectures import xlm_roberta_v2
+        from jina_local_rerank.models.architectures import xlm_roberta_v2
 
         model = xlm_roberta_v2.MODEL_CLASS(xlm_roberta_v2.native_config(config))
         _calibrate_head(model, model.classifier.out_proj, "v2")
@@ -94,7 +94,7 @@ def write_checkpoint(shape: Shape, folder: Path, seed: int = 0) -> Path:
             if item.name.startswith(("tokenizer", "special")):
                 (folder / "native" / item.name).write_bytes(item.read_bytes())
     else:
-        from jina_local_rerank.architectures import jina_bert
+        from jina_local_rerank.models.architectures import jina_bert
 
         model = jina_bert.JinaBertForSequenceClassification(jina_bert.native_config(config))
         _calibrate_head(model, model.classifier, "v1")

@@ -24,9 +24,9 @@ from transformers import AttentionInterface, Qwen3Config, Qwen3Model
 from transformers.initialization import no_init_weights  # skips random init of weights loaded right after
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from jina_local_rerank.architectures.weights import load_into, load_state_dict
 from jina_local_rerank.errors import CheckpointMismatchError
-from jina_local_rerank.varlen import varlen_attention
+from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
+from jina_local_rerank.runtime.cuda.varlen import varlen_attention
 
 ARCHITECTURE_NAME = "JinaForRanking"
 BACKBONE_PREFIX = "model."

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
-from jina_local_rerank.text_repair import repair_texts
-from jina_local_rerank.truncation import initial_cut, longest_first_lengths, word_break
+from jina_local_rerank.text.repair import repair_texts
+from jina_local_rerank.text.truncation import initial_cut, longest_first_lengths, word_break
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from jina_local_rerank import __version__
+from jina_local_rerank.cli.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
 from jina_local_rerank.errors import ModelNotAvailableError
-from jina_local_rerank.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
-from jina_local_rerank.registry import MODEL_ENV, default_model
+from jina_local_rerank.models.registry import MODEL_ENV, default_model
 
 if TYPE_CHECKING:
     from jina_local_rerank.results import RerankResult
@@ -137,7 +137,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from transformers.utils import logging as transformers_logging
 
-    from jina_local_rerank import bench, hardware, validation
+    from jina_local_rerank.cli import bench
+    from jina_local_rerank.runtime import hardware
+    from jina_local_rerank.text import validation
 
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
@@ -191,7 +193,7 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from jina_local_rerank.conversion import convert
+    from jina_local_rerank.backends.conversion import convert
 
     try:
         output = convert(
@@ -212,7 +214,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _bench_backends(args: argparse.Namespace, models: list[str]) -> int:
-    from jina_local_rerank import bench
+    from jina_local_rerank.cli import bench
 
     documents, repeats, queries = (8, 1, 2) if args.smoke else (args.documents, args.repeats, max(args.queries, 10))
     for model in models:
@@ -350,7 +352,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
