@@ -13,9 +13,14 @@ from conftest import V1_TINY, V2_TINY
 
 from jina_local_rerank import Reranker
 from jina_local_rerank.runtime.batching import plan_batches
-from jina_local_rerank.runtime.cuda.graphs import graph_shape
-from jina_local_rerank.runtime.cuda.packing import bucket_tokens, packed_features, pad_packed
-from jina_local_rerank.runtime.cuda.varlen import alibi_bias, varlen_attention
+from jina_local_rerank.runtime.cuda import (
+    alibi_bias,
+    bucket_tokens,
+    graph_shape,
+    packed_features,
+    pad_packed,
+    varlen_attention,
+)
 from jina_local_rerank.text.tokenization import EncodedPair
 
 DOCUMENTS = [" ".join(["organic skincare"] * n) + f" item {n}" for n in (1, 35, 4, 120, 0, 60, 9)]

@@ -30,7 +30,9 @@ from jina_local_rerank.ranking import rank_order
 from jina_local_rerank.results import DocumentScores, RerankResult, ScoredWindow
 from jina_local_rerank.runtime import hardware
 from jina_local_rerank.runtime.batching import pipeline_chunks
-from jina_local_rerank.runtime.cuda import fusion
+from jina_local_rerank.runtime.cuda import (
+    fused_norms_available,
+)
 from jina_local_rerank.runtime.inference import PairScorer
 from jina_local_rerank.runtime.listwise_scorer import ListwiseScorer, ListwiseScores
 from jina_local_rerank.text import listwise_prompt as listwise
@@ -222,7 +224,7 @@ class Reranker:
 
     def _decide_fused_norms(self, cross_encoder: CrossEncoder) -> bool:
         module = cross_encoder[0]
-        possible = isinstance(module, NativeTransformer) and fusion.available(self.device)
+        possible = isinstance(module, NativeTransformer) and fused_norms_available(self.device)
         if self.fused_norms and not possible:
             raise ValueError(
                 "fused_norms=True needs one of Jina's native architectures on a CUDA device with Triton "

@@ -9,8 +9,6 @@ sentence-transformers' own; forward adds one route, for packed batches (no paddi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,30 +17,16 @@ from sentence_transformers.base.modules import Transformer
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.initialization import no_init_weights  # skips random init of weights overwritten right away
 
-from jina_local_rerank.models.architectures import xlm_roberta_v2
+from jina_local_rerank.models.architectures import jina_bert, xlm_roberta_v2
 from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
 from jina_local_rerank.models.checkpoint import Architecture, read_config
+from jina_local_rerank.models.layout import NativeLayout
 from jina_local_rerank.runtime import hardware
-from jina_local_rerank.runtime.cuda import fusion, varlen
-from jina_local_rerank.runtime.cuda.graphs import PackedGraphs
-from jina_local_rerank.runtime.cuda.packing import PACKED_KEY
-
-
-@dataclass(frozen=True)
-class NativeLayout:
-    """How one official layout becomes a native model."""
-
-    build_config: Callable[[dict[str, Any]], PretrainedConfig]
-    model_class: type[PreTrainedModel]
-    convert_state_dict: Callable[[dict[str, torch.Tensor], PretrainedConfig], dict[str, torch.Tensor]]
-    packed_logits: Callable[[Any, dict[str, Any]], torch.Tensor]
-    # ALiBi needs a varlen kernel that takes slopes (flash_attn); plain attention does not.
-    uses_alibi: bool = False
-    # An attention implementation the layout always uses (it still honours padded batches).
-    attn_implementation: str | None = None
-    # Routes the blocks' residual add + LayerNorm through fusion.add_layer_norm (a model's own
-    # modules already call it; transformers' get their forward replaced).
-    fuse_residual_norms: Callable[[Any], Any] = fusion.mark
+from jina_local_rerank.runtime.cuda import (
+    PACKED_KEY,
+    PackedGraphs,
+    fast_kernel_available,
+)
 
 
 def _jina_v2_layout() -> NativeLayout:
@@ -60,8 +44,6 @@ def native_layout(architecture: Architecture) -> NativeLayout:
     if architecture is Architecture.JINA_V2:
         return _jina_v2_layout()
     if architecture is Architecture.JINA_BERT:
-        from jina_local_rerank.models.architectures import jina_bert
-
         return jina_bert.layout()
     raise ValueError(f"{architecture} has no native layout; it loads through sentence-transformers.")
 
@@ -85,6 +67,11 @@ class NativeTransformer(Transformer):
     layout: ClassVar[NativeLayout]
     _packed_graphs: PackedGraphs | None = None
 
+    @property
+    def packed_graphs(self) -> PackedGraphs | None:
+        """The CUDA graphs packed batches replay through (``None`` until ``use_cuda_graphs``)."""
+        return self._packed_graphs
+
     def _load_config(
         self, model_name_or_path: str, backend: str, config_kwargs: dict[str, Any]
     ) -> tuple[PretrainedConfig, bool]:
@@ -107,7 +94,7 @@ class NativeTransformer(Transformer):
 
     def packing_pays_off(self, device: torch.device, dtype: torch.dtype) -> bool:
         """Whether packed batches run on a real variable-length kernel here (else padding is as fast)."""
-        return varlen.fast_kernel_available(device, dtype, alibi=self.layout.uses_alibi)
+        return fast_kernel_available(device, dtype, alibi=self.layout.uses_alibi)
 
     def use_fused_norms(self) -> None:
         """Run each block's residual add and LayerNorm as one compiled kernel from now on (see fusion.py)."""

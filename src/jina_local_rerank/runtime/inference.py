@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from jina_local_rerank.backends.runners import Runner
 from jina_local_rerank.runtime import hardware
 from jina_local_rerank.runtime.batching import plan_batches
-from jina_local_rerank.runtime.cuda.packing import packed_features
+from jina_local_rerank.runtime.cuda import packed_features
 from jina_local_rerank.text.tokenization import EncodedPair
 
 logger = logging.getLogger(__name__)

@@ -21,9 +21,13 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from jina_local_rerank.runtime.cuda import fusion
-from jina_local_rerank.runtime.cuda.packing import first_token_index
-from jina_local_rerank.runtime.cuda.varlen import alibi_bias, varlen_attention
+from jina_local_rerank.models.layout import NativeLayout
+from jina_local_rerank.runtime.cuda import (
+    add_layer_norm,
+    alibi_bias,
+    first_token_index,
+    varlen_attention,
+)
 
 # Attention is computed in blocks of this many query rows once a sequence is longer than it.
 _QUERY_BLOCK = 512
@@ -138,7 +142,7 @@ class JinaBertSelfOutput(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, context: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return fusion.add_layer_norm(self.dropout(self.dense(context)), residual, self.LayerNorm)
+        return add_layer_norm(self.dropout(self.dense(context)), residual, self.LayerNorm)
 
 
 class JinaBertAttention(nn.Module):
@@ -162,7 +166,7 @@ class JinaBertGLUMLP(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         gate, up = self.gated_layers(hidden).split(self.intermediate_size, dim=-1)
-        return fusion.add_layer_norm(self.dropout(self.wo(self.act(gate) * up)), hidden, self.layernorm)
+        return add_layer_norm(self.dropout(self.wo(self.act(gate) * up)), hidden, self.layernorm)
 
 
 class JinaBertLayer(nn.Module):
@@ -338,10 +342,8 @@ def native_config(raw: dict[str, Any]) -> JinaBertConfig:
     return JinaBertConfig(**fields, num_labels=1, architectures=["JinaBertForSequenceClassification"])
 
 
-def layout() -> Any:
-    """How ``native.py`` builds this architecture: the official names are already ours."""
-    from jina_local_rerank.models.native import NativeLayout
-
+def layout() -> NativeLayout:
+    """How ``models.native`` builds this architecture: the official names are already ours."""
     return NativeLayout(
         build_config=native_config,
         model_class=JinaBertForSequenceClassification,

@@ -26,7 +26,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from jina_local_rerank.errors import CheckpointMismatchError
 from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
-from jina_local_rerank.runtime.cuda.varlen import varlen_attention
+from jina_local_rerank.runtime.cuda import varlen_attention
 
 ARCHITECTURE_NAME = "JinaForRanking"
 BACKBONE_PREFIX = "model."

@@ -17,9 +17,12 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaOutput, XLMRobertaSelfOutput
 
-from jina_local_rerank.runtime.cuda import fusion
-from jina_local_rerank.runtime.cuda.packing import first_token_index
-from jina_local_rerank.runtime.cuda.varlen import varlen_attention
+from jina_local_rerank.runtime.cuda import (
+    add_layer_norm,
+    first_token_index,
+    mark_fused_norms,
+    varlen_attention,
+)
 
 _LAYER = re.compile(r"^roberta\.encoder\.layers\.(\d+)\.(.+)$")
 
@@ -118,18 +121,18 @@ def _output_forward(
     self: XLMRobertaSelfOutput | XLMRobertaOutput, hidden_states: torch.Tensor, input_tensor: torch.Tensor
 ) -> torch.Tensor:
     """transformers' own block output, with the residual add and LayerNorm as one call (fusion.py)."""
-    return fusion.add_layer_norm(self.dropout(self.dense(hidden_states)), input_tensor, self.LayerNorm)
+    return add_layer_norm(self.dropout(self.dense(hidden_states)), input_tensor, self.LayerNorm)
 
 
 def fuse_residual_norms(model: XLMRobertaForSequenceClassification) -> None:
-    """Route every block's ``LayerNorm(dense(x) + residual)`` through ``fusion.add_layer_norm``.
+    """Route every block's ``LayerNorm(dense(x) + residual)`` through ``add_layer_norm``.
 
     transformers' modules stay in place (same weights, same names); only their forward is replaced.
     """
     for module in model.modules():
         if isinstance(module, (XLMRobertaSelfOutput, XLMRobertaOutput)):
             module.forward = types.MethodType(_output_forward, module)  # type: ignore[method-assign]
-    fusion.mark(model)
+    mark_fused_norms(model)
 
 
 def packed_logits(model: XLMRobertaForSequenceClassification, features: dict[str, Any]) -> torch.Tensor:

@@ -40,6 +40,16 @@ def mark(model: nn.Module) -> int:
     return len(norms)
 
 
+def is_marked(norm: nn.Module) -> bool:
+    """Whether ``mark`` let this LayerNorm run fused."""
+    return bool(getattr(norm, _MARK, False))
+
+
+def compile_failed() -> bool:
+    """Whether compiling the fused kernel failed in this process (every norm then runs eagerly)."""
+    return _broken
+
+
 def _add_layer_norm(
     x: torch.Tensor, residual: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float
 ) -> torch.Tensor:

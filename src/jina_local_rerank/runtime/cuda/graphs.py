@@ -61,6 +61,11 @@ class PackedGraphs:
         self._graphs: dict[GraphShape, _Captured] = {}
         self._pool: Any = None
 
+    @property
+    def captured(self) -> int:
+        """How many shapes have a captured graph."""
+        return len(self._graphs)
+
     def __call__(self, features: dict[str, Any]) -> torch.Tensor:
         """Logits of packed host features (``packing.packed_features``)."""
         if not self.enabled:
