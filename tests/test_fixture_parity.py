@@ -84,7 +84,7 @@ def test_logits(rerankers, name, case):
     max_length = case["params"]["max_length"] or reranker.max_length
     encoded = tokenizer.encode_pairs([q for q, _ in pairs], [d for _, d in pairs], max_length)
     assert [e.input_ids for e in encoded] == case["expected"]["input_ids"]
-    features = reranker._scorer._features(encoded)
+    features = reranker.pipeline.scorer.features(encoded)
     with torch.inference_mode():
         logits = reranker.cross_encoder(features)["scores"].reshape(-1).tolist()
     tolerance = _tolerance(name, "logits_atol")

@@ -100,7 +100,7 @@ def test_packing_a_generic_checkpoint_is_refused(tmp_path):
 def test_batches_padded_to_a_graph_shape_keep_their_logits(folder):
     """What a CUDA graph replays: dummy and empty sequences after the real ones change nothing."""
     reranker = Reranker(folder, device="cpu", dtype="float32", packed=True)
-    tokenizer, _ = reranker._parts()
+    tokenizer = reranker.pipeline.tokenizer
     pairs = tokenizer.encode_pairs(["which skincare item?"] * len(DOCUMENTS), DOCUMENTS, 64)
     features = packed_features(pairs)
     shape = graph_shape(int(features["input_ids"].shape[0]), len(pairs), features["max_seqlen"])

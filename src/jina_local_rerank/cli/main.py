@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from jina_local_rerank import __version__
-from jina_local_rerank.cli.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
 from jina_local_rerank.errors import ModelNotAvailableError
 from jina_local_rerank.models.registry import MODEL_ENV, default_model
+from jina_local_rerank.text.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
 
 if TYPE_CHECKING:
     from jina_local_rerank.results import RerankResult

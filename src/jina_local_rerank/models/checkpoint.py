@@ -149,3 +149,15 @@ def detect_architecture(config: dict[str, Any]) -> Architecture:
     ):
         return Architecture.JINA_BERT
     return Architecture.GENERIC
+
+
+def hard_max_length(config: Any, architecture: Architecture, allow_long_context: bool = False) -> int | None:
+    """Longest pair that fits the position table, or for ALiBi the trained length (``None``: no limit)."""
+    if architecture is Architecture.JINA_BERT and allow_long_context:
+        return None
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is None:
+        return None
+    if config.model_type in {"roberta", "xlm-roberta", "camembert", "xlm-roberta-xl"}:
+        return int(positions - config.pad_token_id - 1)
+    return int(positions)

@@ -1,7 +1,7 @@
 """Turn a resolved checkpoint folder into a ready model on the chosen device and dtype.
 
 Cross-encoders (v1, v2, any other checkpoint) become a ``CrossEncoder``; jina-reranker-v3 is
-listwise and becomes a ``ListwiseScorer``.
+listwise and is loaded by ``scoring.listwise_scorer.load_listwise_scorer`` around its native model.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from sentence_transformers import CrossEncoder
 from jina_local_rerank.models.architectures.weights import require_checkpoint_weights
 from jina_local_rerank.models.checkpoint import Architecture, read_config
 from jina_local_rerank.models.native import native_transformer_class
-from jina_local_rerank.runtime.listwise_scorer import ListwiseScorer
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +46,9 @@ def load_cross_encoder(
         )
         require_checkpoint_weights(cross_encoder.model, str(folder), read_config(folder))
     elif architecture is Architecture.JINA_V3:
-        raise ValueError(f"{folder} is jina-reranker-v3 (listwise): load it with load_listwise_scorer.")
+        raise ValueError(
+            f"{folder} is jina-reranker-v3 (listwise): load it with scoring.listwise_scorer.load_listwise_scorer."
+        )
     else:
         module_class = native_transformer_class(architecture)
         module = module_class(
@@ -67,12 +68,3 @@ def load_cross_encoder(
         cross_encoder.model.config._attn_implementation,
     )
     return cross_encoder
-
-
-def load_listwise_scorer(
-    folder: Path, *, device: torch.device, dtype: torch.dtype, token_budget: int
-) -> ListwiseScorer:
-    """jina-reranker-v3 natively (transformers' ``Qwen3Model`` + projector); never with remote code."""
-    scorer = ListwiseScorer.load(folder, read_config(folder), device=device, dtype=dtype, token_budget=token_budget)
-    logger.info("Loaded %s (%s) on %s as %s", folder, Architecture.JINA_V3.value, device, dtype)
-    return scorer

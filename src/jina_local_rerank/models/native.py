@@ -17,7 +17,7 @@ from sentence_transformers.base.modules import Transformer
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.initialization import no_init_weights  # skips random init of weights overwritten right away
 
-from jina_local_rerank.models.architectures import jina_bert, xlm_roberta_v2
+from jina_local_rerank.models.architectures import jina_bert, qwen3_listwise, xlm_roberta_v2
 from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
 from jina_local_rerank.models.checkpoint import Architecture, read_config
 from jina_local_rerank.models.layout import NativeLayout
@@ -27,6 +27,7 @@ from jina_local_rerank.runtime.cuda import (
     PackedGraphs,
     fast_kernel_available,
 )
+from jina_local_rerank.runtime.plan import ArchitectureTraits
 
 
 def _jina_v2_layout() -> NativeLayout:
@@ -125,4 +126,16 @@ def native_transformer_class(architecture: Architecture) -> type[NativeTransform
         {
             "layout": native_layout(architecture),
         },
+    )
+
+
+def architecture_traits(architecture: Architecture, name: str) -> ArchitectureTraits:
+    """What the execution plan needs to know about ``architecture`` (no weights are read)."""
+    if architecture is Architecture.JINA_V3:
+        return ArchitectureTraits(name, listwise=True, attn_implementation=qwen3_listwise.ATTENTION_IMPLEMENTATION)
+    if architecture is Architecture.GENERIC:
+        return ArchitectureTraits(name)
+    layout = native_layout(architecture)
+    return ArchitectureTraits(
+        name, native=True, uses_alibi=layout.uses_alibi, attn_implementation=layout.attn_implementation
     )

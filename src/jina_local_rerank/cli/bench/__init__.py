@@ -333,7 +333,7 @@ def run(
                 call = functools.partial(reranker.score_many, work)
             elapsed = _best_time(call, torch_device, repeats)
             windows = [pair for query, docs in work for pair in _windows(reranker, query, docs)]
-            forward = _best_time(functools.partial(reranker._parts()[1].score, windows), torch_device, repeats)
+            forward = _best_time(functools.partial(reranker.pipeline.scorer.score, windows), torch_device, repeats)
             # Ours reads every window of a long document; the baseline only the first 1024 tokens.
             flops = workload_flops(shape, [len(pair) for pair in windows])
             peak = peak_matmul_rate(torch_device, reranker.dtype)
@@ -386,9 +386,7 @@ def _baseline(shape: Shape, folder: Path, device: torch.device, dtype: str = "fl
 
 def _windows(reranker: Reranker, query: str, docs: list[str]) -> list[Any]:
     """The tokenized windows ``rerank`` scores (to time the model alone, and count its FLOPs)."""
-    tokenizer, _ = reranker._parts()
-    max_length, max_query_length = reranker._window_limits(None, None)
-    return [pair for _, pair in reranker._windows(tokenizer, query, docs, max_length, max_query_length, 80)]
+    return reranker.pipeline.windows(query, docs)
 
 
 def _accuracy(

@@ -137,7 +137,7 @@ class PairScorer:
 
     def _score_batch(self, pairs: list[EncodedPair]) -> torch.Tensor:
         try:
-            return self._forward(pairs)
+            return self.forward(pairs)
         except torch.OutOfMemoryError:
             if len(pairs) == 1:
                 raise
@@ -147,7 +147,8 @@ class PairScorer:
             logger.warning("Out of memory on a batch of %d pairs; retrying as two halves.", len(pairs))
             return torch.cat([self._score_batch(pairs[:half]), self._score_batch(pairs[half:])])
 
-    def _features(self, pairs: list[EncodedPair]) -> dict[str, Any]:
+    def features(self, pairs: list[EncodedPair]) -> dict[str, Any]:
+        """The model inputs of one batch: packed host tensors, padded arrays for a runner, else device tensors."""
         if self.packed:
             return packed_features(pairs)  # host tensors; the native module places them
         # numpy, not torch: small torch CPU ops right after the tokenizer's threads can take milliseconds.
@@ -170,9 +171,9 @@ class PairScorer:
         features = {name: torch.from_numpy(array) for name, array in arrays.items()}
         return hardware.to_device(features, self.device)
 
-    def _forward(self, pairs: list[EncodedPair]) -> torch.Tensor:
+    def forward(self, pairs: list[EncodedPair]) -> torch.Tensor:
         """Scores of one batch, left on the device (not waited for)."""
-        features = self._features(pairs)
+        features = self.features(pairs)
         if self.runner is not None:
             with self._forward_lock:
                 return logits_to_scores(torch.from_numpy(self.runner(features)))

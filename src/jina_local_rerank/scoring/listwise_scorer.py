@@ -20,7 +20,10 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from jina_local_rerank.errors import CheckpointMismatchError
 from jina_local_rerank.models.architectures.qwen3_listwise import JinaListwiseModel, PackedBlocks, load_listwise_model
+from jina_local_rerank.models.checkpoint import read_config
+from jina_local_rerank.results import DocumentScores, ScoredWindow
 from jina_local_rerank.text import listwise_prompt as listwise
+from jina_local_rerank.text import validation
 
 logger = logging.getLogger(__name__)
 
@@ -270,3 +273,71 @@ class ListwiseScorer:
             query_length=query_length,
             document_lengths=document_lengths,
         )
+
+
+def load_listwise_scorer(
+    folder: Path, *, device: torch.device, dtype: torch.dtype, token_budget: int
+) -> ListwiseScorer:
+    """jina-reranker-v3 natively (transformers' ``Qwen3Model`` + projector); never with remote code."""
+    scorer = ListwiseScorer.load(folder, read_config(folder), device=device, dtype=dtype, token_budget=token_budget)
+    logger.info("Loaded %s (%s) on %s as %s", folder, "jina-reranker-v3", device, dtype)
+    return scorer
+
+
+def listwise_document_limit(max_length: int | None, max_doc_length: int | None, default: int) -> int:
+    """jina-reranker-v3's per-document token limit: ``max_doc_length``, or ``max_length`` as its alias."""
+    validation.check_positive_int("max_doc_length", max_doc_length)
+    validation.check_positive_int("max_length", max_length)
+    if max_length is not None and max_doc_length is not None and max_length != max_doc_length:
+        raise ValueError(
+            f"max_length={max_length} and max_doc_length={max_doc_length} disagree: for jina-reranker-v3 both "
+            "name the per-document token limit; pass one."
+        )
+    limit = max_doc_length if max_doc_length is not None else max_length
+    return default if limit is None else limit
+
+
+def listwise_document_scores(result: ListwiseScores) -> DocumentScores:
+    """A listwise result as ``DocumentScores``: one window per document, the prompt tokens up to its marker."""
+    windows: list[ScoredWindow] = []
+    for block in result.blocks:
+        spans = listwise.marker_spans(block.document_positions, len(block.input_ids))
+        for document_index, span in zip(block.document_indices, spans):
+            windows.append(
+                ScoredWindow(document_index, block.input_ids[span.start : span.stop], result.scores[document_index])
+            )
+    return DocumentScores(list(result.scores), windows)
+
+
+def score_listwise_requests(
+    scorer: ListwiseScorer,
+    requests: Sequence[tuple[str, Sequence[str]]],
+    *,
+    max_query_length: int | None,
+    max_length: int | None,
+    max_doc_length: int | None,
+    overlap: int | None,
+    instruction: str | None,
+    batch_size: int | None,
+    default_doc_length: int = listwise.DEFAULT_MAX_DOC_LENGTH,
+) -> list[DocumentScores]:
+    """jina-reranker-v3's ``rerank`` for each request (see ``Reranker.rerank``), as ``DocumentScores``."""
+    checked = [(validation.check_query(q), validation.check_documents(d)) for q, d in requests]
+    if overlap is not None:
+        raise ValueError(
+            "overlap does not apply to jina-reranker-v3: it reads whole documents (cut to max_doc_length "
+            "tokens) in one listwise prompt, without windows. Leave overlap=None."
+        )
+    if instruction is not None and not isinstance(instruction, str):
+        raise TypeError(f"instruction must be a str or None, got {type(instruction).__name__}.")
+    validation.check_positive_int("batch_size", batch_size)
+    doc_limit = listwise_document_limit(max_length, max_doc_length, default_doc_length)
+    query_limit = validation.check_positive_int("max_query_length", max_query_length)
+    results = scorer.score_many(
+        checked,
+        max_query_length=query_limit or listwise.DEFAULT_MAX_QUERY_LENGTH,
+        max_doc_length=doc_limit,
+        instruction=instruction,
+        max_blocks_per_forward=batch_size,
+    )
+    return [listwise_document_scores(result) for result in results]
