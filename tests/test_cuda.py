@@ -7,8 +7,8 @@ import torch
 from conftest import V1_TINY, V2_TINY, load_expected
 
 from jina_local_rerank import Reranker
-from jina_local_rerank.runtime import hardware
 from jina_local_rerank.runtime.cuda import compile_failed, fast_kernel_available, fused_norms_available
+from jina_local_rerank.runtime.plan import MachineCapabilities, RequestedSettings, resolve_target
 
 pytestmark = pytest.mark.cuda
 
@@ -89,6 +89,6 @@ def test_cuda_fused_norms_match_eager_norms(folder):
 
 
 def test_cuda_token_budget_follows_memory():
-    budget = hardware.default_token_budget(torch.device("cuda"))
+    budget = resolve_target(RequestedSettings(device="cuda"), MachineCapabilities.probe("cuda")).token_budget
     assert 4096 <= budget <= 32768 and budget % 1024 == 0
     assert Reranker(V2_TINY, device="cuda", lazy=True).token_budget == budget

@@ -205,6 +205,7 @@ class Reranker:
                 module.use_cuda_graphs(tokenizer.pad_token_id)
         # What transformers settled on (a generic model may not take the attention asked for).
         config = cross_encoder.config
+        assert config is not None
         plan = dataclasses.replace(plan, attn_implementation=compat.attention_implementation(config))
         runner = None
         if plan.precision is not None:

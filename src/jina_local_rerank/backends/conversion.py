@@ -20,15 +20,11 @@ from typing import Any
 import torch
 from transformers import XLMRobertaForSequenceClassification
 
+from jina_local_rerank import compat
 from jina_local_rerank.errors import JinaLocalRerankError
 from jina_local_rerank.models.architectures import xlm_roberta_v2
 from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
 from jina_local_rerank.models.checkpoint import Architecture, detect_architecture, read_config, resolve_checkpoint
-
-try:  # transformers >= 5: skip random init of weights that are overwritten right away
-    from transformers.initialization import no_init_weights
-except ImportError:  # pragma: no cover
-    from transformers.modeling_utils import no_init_weights  # type: ignore[attr-defined,no-redef]
 
 CONVERT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -117,10 +113,9 @@ def convert(
 def native_v2_model(folder: Path) -> XLMRobertaForSequenceClassification:
     """transformers' own class with v2's renamed weights, in fp32, plain SDPA attention."""
     config = xlm_roberta_v2.native_config(read_config(folder))
-    with no_init_weights():
-        network = XLMRobertaForSequenceClassification._from_config(
-            config, dtype=torch.float32, attn_implementation="sdpa"
-        )
+    network = compat.build_without_init(
+        XLMRobertaForSequenceClassification, config, dtype=torch.float32, attn_implementation="sdpa"
+    )
     state = {name: tensor.float() for name, tensor in load_state_dict(folder).items()}
     load_into(network, xlm_roberta_v2.to_native_state_dict(state, config.hidden_size), str(folder))
     return network.eval()

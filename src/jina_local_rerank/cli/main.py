@@ -138,7 +138,7 @@ def _bench(args: argparse.Namespace) -> int:
     from transformers.utils import logging as transformers_logging
 
     from jina_local_rerank.cli import bench
-    from jina_local_rerank.runtime import hardware
+    from jina_local_rerank.runtime.plan import resolve_device
     from jina_local_rerank.text import validation
 
     transformers_logging.disable_progress_bar()
@@ -151,7 +151,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.backend == "all":
         return _bench_backends(args, models)
     documents, repeats, queries = (8, 1, 2) if args.smoke else (args.documents, args.repeats, args.queries)
-    device = hardware.resolve_device(args.device)
+    device = resolve_device(args.device)
     baselines = args.baseline_dtype or (["float32", "bfloat16"] if device.type == "cuda" else ["float32"])
     estimate = bench.estimate_seconds(
         models,

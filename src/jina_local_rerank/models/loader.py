@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from sentence_transformers import CrossEncoder
 
+from jina_local_rerank import compat
 from jina_local_rerank.models.architectures.weights import require_checkpoint_weights
 from jina_local_rerank.models.checkpoint import Architecture, read_config
 from jina_local_rerank.models.native import native_transformer_class
@@ -65,6 +66,6 @@ def load_cross_encoder(
         architecture.value,
         device,
         dtype,
-        cross_encoder.model.config._attn_implementation,
+        compat.attention_implementation(cross_encoder.config),
     )
     return cross_encoder

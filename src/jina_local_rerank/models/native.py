@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from sentence_transformers.base.modules import Transformer
 from transformers import PretrainedConfig, PreTrainedModel
-from transformers.initialization import no_init_weights  # skips random init of weights overwritten right away
 
+from jina_local_rerank import compat
 from jina_local_rerank.models.architectures import jina_bert, qwen3_listwise, xlm_roberta_v2
 from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
 from jina_local_rerank.models.checkpoint import Architecture, read_config
@@ -55,14 +54,13 @@ def build_native_model(
     """Instantiate without random init, then load the converted official weights strictly."""
     config = layout.build_config(read_config(folder))
     attn_implementation = layout.attn_implementation or attn_implementation
-    with no_init_weights():
-        model = layout.model_class._from_config(config, dtype=dtype, attn_implementation=attn_implementation)
+    model = compat.build_without_init(layout.model_class, config, dtype=dtype, attn_implementation=attn_implementation)
     state = layout.convert_state_dict(load_state_dict(folder), config)
     load_into(model, state, str(folder))
     return model.eval()
 
 
-class NativeTransformer(Transformer):
+class NativeTransformer(compat.SentenceTransformersTransformer):
     """sentence-transformers ``Transformer`` that loads a Jina layout natively (see module doc)."""
 
     layout: ClassVar[NativeLayout]

@@ -152,6 +152,11 @@ def _device(requested: str | torch.device | None, machine: MachineCapabilities) 
     return torch.device("mps") if machine.mps else torch.device("cpu")
 
 
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` picks the best available device: cuda, then mps, then cpu; an unavailable CUDA is an error."""
+    return _device(device, MachineCapabilities.probe(device))
+
+
 def _token_budget(device: torch.device, machine: MachineCapabilities) -> int:
     """2048 on CPUs (512-2048 measured equally fast), 8192 on MPS, on CUDA 32768 from 16 GiB down proportionally."""
     if device.type == "cuda":

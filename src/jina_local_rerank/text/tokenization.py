@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
+from jina_local_rerank import compat
 from jina_local_rerank.text.repair import repair_texts
 from jina_local_rerank.text.truncation import initial_cut, longest_first_lengths, word_break
 
@@ -86,13 +87,10 @@ class PairTokenizer:
                 tokenizer("a", add_special_tokens=False)["input_ids"]
             )
         self.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        backend = getattr(tokenizer, "backend_tokenizer", None) if tokenizer.is_fast else None
-        self._backend = backend if hasattr(backend, "encode_batch_fast") else None
+        self._backend = compat.fast_backend(tokenizer)
         # Documents are tokenized whole before windowing; the "longer than the maximum" warning
         # would be noise, so mark it as already shown.
-        warned = getattr(tokenizer, "deprecation_warnings", None)
-        if isinstance(warned, dict):
-            warned["sequence-length-is-longer-than-the-specified-maximum"] = True
+        compat.silence_length_warning(tokenizer)
 
     def encode_pairs(self, queries: list[str], documents: list[str], max_length: int) -> list[EncodedPair]:
         """``longest_first`` pair truncation to ``max_length`` tokens, as ``truncation=True`` does.

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from jina_local_rerank.models.checkpoint import Architecture
 from jina_local_rerank.reranker import Reranker
 from jina_local_rerank.runtime import hardware
+from jina_local_rerank.runtime.plan import resolve_device
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,9 @@ def write_checkpoint(shape: Shape, folder: Path, seed: int = 0) -> Path:
     else:
         from jina_local_rerank.models.architectures import jina_bert
 
-        model = jina_bert.JinaBertForSequenceClassification(jina_bert.native_config(config))
-        _calibrate_head(model, model.classifier, "v1")
-        official = dict(model.state_dict())
+        v1_model = jina_bert.JinaBertForSequenceClassification(jina_bert.native_config(config))
+        _calibrate_head(v1_model, v1_model.classifier, "v1")
+        official = dict(v1_model.state_dict())
         official.pop("bert.alibi_slopes", None)
     save_file({k: v.contiguous() for k, v in official.items()}, str(folder / "model.safetensors"))
     return folder
@@ -269,7 +270,7 @@ def run(
             extra_dtypes=extra_dtypes,
             requests=requests,
         )
-    torch_device = hardware.resolve_device(device)
+    torch_device = resolve_device(device)
     workload = "long" if long else f"{documents} docs"
     if requests > 1:
         workload = f"{requests} x {workload}"
@@ -302,12 +303,12 @@ def run(
         pairs = [[query, d] for query, docs in work for d in docs]
         lengths = [len(tokenizer(query, d, truncation=True, max_length=1024)["input_ids"]) for query, d in pairs]
         baseline_flops = workload_flops(shape, lengths)
-        base_time = None
+        base_time: float | None = None
         stage("CrossEncoder.predict")
         for base_dtype in baseline_dtypes:
             baseline = _baseline(shape, folder, torch_device, base_dtype)
             elapsed = _best_time(functools.partial(baseline.predict, pairs), torch_device, repeats)
-            base_time = base_time or elapsed
+            base_time = first_time = base_time or elapsed
             rows.append(
                 Row(
                     model,
@@ -316,7 +317,7 @@ def run(
                     base_dtype,
                     elapsed * 1000 / requests,
                     len(pairs) / elapsed,
-                    speedup=base_time / elapsed,
+                    speedup=first_time / elapsed,
                     achieved_tflops=baseline_flops / elapsed / 1e12,
                 )
             )
@@ -327,6 +328,7 @@ def run(
             (f"Reranker ({name})", Reranker(folder, device=torch_device, dtype=name)) for name in extra_dtypes
         ]
         for label, reranker in engines:
+            call: Callable[[], object]
             if requests == 1:
                 call = functools.partial(reranker.rerank, *work[0])
             else:
@@ -348,7 +350,7 @@ def run(
                     str(reranker.dtype).removeprefix("torch."),
                     elapsed * 1000 / requests,
                     len(pairs) / elapsed,
-                    speedup=base_time / elapsed,
+                    speedup=(base_time or elapsed) / elapsed,
                     floor_ratio=elapsed / (flops / peak),
                     achieved_tflops=flops / elapsed / 1e12,
                     forward_tflops=flops / forward / 1e12,
@@ -501,7 +503,7 @@ def run_listwise(
     """jina-reranker-v3 reported like the others. Its upstream code does not load on transformers 5, so
     the baseline is Jina's schedule run natively: fp32, one forward per block, one request at a time."""
     shape = SHAPES[model]
-    torch_device = hardware.resolve_device(device)
+    torch_device = resolve_device(device)
     workload = "long" if long else f"{documents} docs"
     if requests > 1:
         workload = f"{requests} x {workload}"

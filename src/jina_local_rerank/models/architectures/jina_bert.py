@@ -21,6 +21,7 @@ from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from jina_local_rerank import compat
 from jina_local_rerank.models.layout import NativeLayout
 from jina_local_rerank.runtime.cuda import (
     add_layer_norm,
@@ -229,7 +230,7 @@ class JinaBertModel(JinaBertPreTrainedModel):
         self.post_init()
 
     def _use_flash(self, hidden: torch.Tensor) -> bool:
-        return self.config._attn_implementation == "flash_attention_2" and hidden.is_cuda
+        return compat.attention_implementation(self.config) == "flash_attention_2" and hidden.is_cuda
 
     def forward(
         self,

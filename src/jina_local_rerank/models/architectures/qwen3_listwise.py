@@ -20,10 +20,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import AttentionInterface, Qwen3Config, Qwen3Model
-from transformers.initialization import no_init_weights  # skips random init of weights loaded right after
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers import Qwen3Config, Qwen3Model
 
+from jina_local_rerank import compat
 from jina_local_rerank.errors import CheckpointMismatchError
 from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
 from jina_local_rerank.runtime.cuda import varlen_attention
@@ -52,7 +51,7 @@ def _causal_attention(
 ) -> tuple[torch.Tensor, None]:
     """Causal attention per packed sequence; one plain sequence goes to SDPA with ``is_causal``."""
     if cu_seq_lens_q is None:
-        return sdpa_attention_forward(
+        return compat.sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     # [1, heads, tokens, dim] -> [tokens, heads, dim]; key/value heads repeated for grouped-query attention.
@@ -64,7 +63,7 @@ def _causal_attention(
     return context[None], None
 
 
-AttentionInterface.register(ATTENTION_IMPLEMENTATION, _causal_attention)
+compat.register_attention(ATTENTION_IMPLEMENTATION, _causal_attention, with_sdpa_mask=False)
 
 
 def native_config(raw: dict[str, Any]) -> Qwen3Config:
@@ -200,8 +199,7 @@ def load_listwise_model(
     )
     if unexpected:
         raise CheckpointMismatchError(f"{source}: unexpected tensors for {ARCHITECTURE_NAME}: {unexpected[:8]}.")
-    with no_init_weights():
-        backbone = Qwen3Model._from_config(config, dtype=dtype, attn_implementation=ATTENTION_IMPLEMENTATION)
+    backbone = compat.build_without_init(Qwen3Model, config, dtype=dtype, attn_implementation=ATTENTION_IMPLEMENTATION)
     load_into(backbone, backbone_state, source)
     model = JinaListwiseModel(backbone, projector.to(dtype))
     return model.to(device).eval()

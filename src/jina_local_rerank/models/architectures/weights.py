@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
+from jina_local_rerank import compat
 from jina_local_rerank.errors import CheckpointMismatchError
 
 
@@ -53,7 +54,7 @@ def weights_initialised_by_loading(model: torch.nn.Module) -> list[str]:
     (another loading path), nothing can be told and the list is empty.
     """
     parameters = list(model.named_parameters())
-    flagged = [getattr(parameter, "_is_hf_initialized", False) for _, parameter in parameters]
+    flagged = compat.initialised_flags([parameter for _, parameter in parameters])
     if not any(flagged):
         return []
     return [name for (name, _), loaded in zip(parameters, flagged) if not loaded]

@@ -12,11 +12,10 @@ import types
 from typing import Any
 
 import torch
-from transformers import AttentionInterface, XLMRobertaConfig, XLMRobertaForSequenceClassification
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
-from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
 from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaOutput, XLMRobertaSelfOutput
 
+from jina_local_rerank import compat
 from jina_local_rerank.runtime.cuda import (
     add_layer_norm,
     first_token_index,
@@ -103,7 +102,7 @@ def _attention(
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
     if cu_seq_lens_q is None:
-        return sdpa_attention_forward(
+        return compat.sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     # [1, heads, tokens, dim] -> [tokens, heads, dim] and back to transformers' [1, tokens, heads, dim].
@@ -113,8 +112,7 @@ def _attention(
     return varlen_attention(q, k, v, cu_seq_lens_q, int(max_length_q), scale=scaling)[None], None
 
 
-AttentionInterface.register(ATTENTION_IMPLEMENTATION, _attention)
-AttentionMaskInterface.register(ATTENTION_IMPLEMENTATION, sdpa_mask)
+compat.register_attention(ATTENTION_IMPLEMENTATION, _attention, with_sdpa_mask=True)
 
 
 def _output_forward(
