@@ -23,6 +23,7 @@ from torch import nn
 from transformers import Qwen3Config, Qwen3Model
 
 from jina_local_rerank import compat
+from jina_local_rerank.compat import sdpa_attention_forward
 from jina_local_rerank.errors import CheckpointMismatchError
 from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
 from jina_local_rerank.runtime.cuda import varlen_attention
@@ -51,7 +52,7 @@ def _causal_attention(
 ) -> tuple[torch.Tensor, None]:
     """Causal attention per packed sequence; one plain sequence goes to SDPA with ``is_causal``."""
     if cu_seq_lens_q is None:
-        return compat.sdpa_attention_forward(
+        return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     # [1, heads, tokens, dim] -> [tokens, heads, dim]; key/value heads repeated for grouped-query attention.

@@ -16,6 +16,7 @@ from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
 from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaOutput, XLMRobertaSelfOutput
 
 from jina_local_rerank import compat
+from jina_local_rerank.compat import sdpa_attention_forward
 from jina_local_rerank.runtime.cuda import (
     add_layer_norm,
     first_token_index,
@@ -102,7 +103,7 @@ def _attention(
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
     if cu_seq_lens_q is None:
-        return compat.sdpa_attention_forward(
+        return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
     # [1, heads, tokens, dim] -> [tokens, heads, dim] and back to transformers' [1, tokens, heads, dim].
