@@ -186,7 +186,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from jina_local_rerank.jobs.command import run_score_command
+    from jina_local_rerank.cli.score import run_score_command
 
     with _clean_exit_on_terminate():
         return run_score_command(args)

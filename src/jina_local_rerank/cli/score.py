@@ -1,4 +1,4 @@
-"""``jina-local-rerank score``: turn the parsed options into a job and run it on the chosen engine."""
+"""``jina-local-rerank score``: turn the parsed options into a job and run it on the chosen engine (local or Ray)."""
 
 from __future__ import annotations
 
