@@ -35,8 +35,10 @@ class ServedModel:
 
     @property
     def description(self) -> str:
+        """``name (device, dtype) [plan]``: the execution plan once the model is loaded."""
         dtype = str(self.reranker.dtype).removeprefix("torch.")
-        return f"{self.name} ({self.reranker.device}, {dtype})"
+        plan = self.reranker.plan
+        return f"{self.name} ({self.reranker.device}, {dtype})" + (f" [{plan.describe()}]" if plan else "")
 
     def prepare_counter(self) -> PairTokenizer:
         """The private tokenizer copy; made at startup, before any scoring can use the original."""
