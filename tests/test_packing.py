@@ -113,8 +113,8 @@ def test_batches_padded_to_a_graph_shape_keep_their_logits(folder):
     assert int(lengths.max()) <= shape.max_seqlen and int(lengths.min()) >= 0
     module = reranker.cross_encoder[0]
     with torch.inference_mode():
-        exact = module._packed_logits(features)
-        replayed = module._packed_logits(padded)[: len(pairs)]
+        exact = module.packed_logits(features)
+        replayed = module.packed_logits(padded)[: len(pairs)]
     torch.testing.assert_close(replayed, exact, atol=1e-5, rtol=1e-5)
 
 

@@ -38,6 +38,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from jina_local_rerank import options as options
     from jina_local_rerank.backends.conversion import convert
     from jina_local_rerank.errors import (
         CheckpointMismatchError,
@@ -75,7 +76,7 @@ __all__ = [
 
 
 # Public submodules reachable as attributes (``from jina_local_rerank import validation``).
-_MODULES = {"validation": "jina_local_rerank.text.validation"}
+_MODULES = {"options": "jina_local_rerank.options", "validation": "jina_local_rerank.text.validation"}
 
 
 def __getattr__(name: str) -> Any:

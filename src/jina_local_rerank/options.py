@@ -27,10 +27,24 @@ SCORING_OPTIONS: Final = (
     "backend",
 )
 
+# One description per option, shared by every adapter's settings (pydantic fields, docs).
+OPTION_HELP: Final = {
+    "model": "Hub id or local folder of the reranker.",
+    "device": "cpu, cuda, cuda:1, mps; None picks the best.",
+    "dtype": "float32, bfloat16 or float16; None picks the best.",
+    "max_length": "Tokens per window, query included.",
+    "max_query_length": "Tokens kept of the query.",
+    "overlap": f"Tokens shared by neighbouring windows (None: {DEFAULT_OVERLAP}; not for v3).",
+    "batch_size": "Windows per batch; None uses a token budget.",
+    "local_files_only": "Never contact the hub (None: HF_HUB_OFFLINE).",
+    "backend": "torch, onnx or openvino (CPU runtimes).",
+}
+
 __all__ = [
     "DEFAULT_MAX_QUERY_LENGTH",
     "DEFAULT_OVERLAP",
     "DEFAULT_RERANK_MAX_LENGTH",
     "DEFAULT_TOP_N",
+    "OPTION_HELP",
     "SCORING_OPTIONS",
 ]

@@ -101,9 +101,10 @@ class NativeTransformer(compat.SentenceTransformersTransformer):
 
     def use_cuda_graphs(self, pad_token_id: int) -> None:
         """Replay packed batches as CUDA graphs from now on (see graphs.py)."""
-        self._packed_graphs = PackedGraphs(self._packed_logits, pad_token_id, self.model.device)
+        self._packed_graphs = PackedGraphs(self.packed_logits, pad_token_id, self.model.device)
 
-    def _packed_logits(self, features: dict[str, Any]) -> torch.Tensor:
+    def packed_logits(self, features: dict[str, Any]) -> torch.Tensor:
+        """Logits of packed features on the model's device (the forward CUDA graphs capture)."""
         return self.layout.packed_logits(self.model, features)
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -113,7 +114,7 @@ class NativeTransformer(compat.SentenceTransformersTransformer):
         if self._packed_graphs is not None:
             features[self.module_output_name] = self._packed_graphs(features)
         else:
-            features[self.module_output_name] = self._packed_logits(hardware.to_device(features, self.model.device))
+            features[self.module_output_name] = self.packed_logits(hardware.to_device(features, self.model.device))
         return features
 
 
