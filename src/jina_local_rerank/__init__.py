@@ -35,6 +35,8 @@ _EXPORTS = {
     "clear_shared_rerankers": "jina_local_rerank.shared",
     "shared_reranker": "jina_local_rerank.shared",
     "setting_text": "jina_local_rerank.runtime.hardware",
+    "MODEL_CARD_DOCUMENTS": "jina_local_rerank.text.examples",
+    "MODEL_CARD_QUERY": "jina_local_rerank.text.examples",
 }
 
 if TYPE_CHECKING:
@@ -52,10 +54,13 @@ if TYPE_CHECKING:
     from jina_local_rerank.runtime.hardware import setting_text
     from jina_local_rerank.shared import clear_shared_rerankers, shared_reranker
     from jina_local_rerank.text import validation as validation
+    from jina_local_rerank.text.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
 
 __all__ = [
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
+    "MODEL_CARD_DOCUMENTS",
+    "MODEL_CARD_QUERY",
     "MODEL_ENV",
     "CheckpointMismatchError",
     "DocumentScores",

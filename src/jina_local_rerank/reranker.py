@@ -8,42 +8,50 @@ server call this class.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
 import torch
 from sentence_transformers import CrossEncoder
 from transformers import PreTrainedTokenizerBase
 
-from jina_local_rerank import backends, compat
+from jina_local_rerank import backends
 from jina_local_rerank.models.checkpoint import (
     Architecture,
-    detect_architecture,
-    hard_max_length,
-    read_config,
     resolve_checkpoint,
 )
-from jina_local_rerank.models.loader import load_cross_encoder
-from jina_local_rerank.models.native import NativeTransformer, architecture_traits
 from jina_local_rerank.models.registry import ModelSpec, default_model, lookup
-from jina_local_rerank.options import DEFAULT_OVERLAP
 from jina_local_rerank.ranking import rank_order
 from jina_local_rerank.results import DocumentScores, RerankResult
 from jina_local_rerank.runtime.plan import (
     ExecutionPlan,
     MachineCapabilities,
     RequestedSettings,
-    make_plan,
     resolve_target,
 )
-from jina_local_rerank.scoring.inference import PairScorer
-from jina_local_rerank.scoring.listwise_scorer import ListwiseScorer, load_listwise_scorer, score_listwise_requests
-from jina_local_rerank.scoring.pairwise import LengthLimits, PairwisePipeline
+from jina_local_rerank.scoring.listwise_scorer import ListwiseScorer, score_listwise_requests
+from jina_local_rerank.scoring.loading import LoadedModel, load_model
+from jina_local_rerank.scoring.pairwise import PairwisePipeline, check_requests
 from jina_local_rerank.text import listwise_prompt, validation
-from jina_local_rerank.text.tokenization import PairTokenizer
+
+T = TypeVar("T")
+
+
+class _PlanSetting(Generic[T]):
+    """A read-only ``Reranker`` setting: the plan's value once loaded, before that the resolved/requested one."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, reranker: Reranker | None, owner: type | None = None) -> T:
+        if reranker is None:  # looked up on the class
+            return cast(T, self)
+        return cast(T, getattr(reranker.plan or reranker.target, self.name))
+
+    def __set__(self, reranker: Reranker, value: object) -> None:
+        raise AttributeError(f"{self.name} is decided by the execution plan; pass it to Reranker(...) instead.")
 
 
 class Reranker:
@@ -78,8 +86,8 @@ class Reranker:
             ONNX export of the model, made on first use and cached (see docs/export.md). Their ``dtype``
             is ``"float32"`` (default) or ``"int8"``, and ``"bfloat16"`` for OpenVINO.
 
-    ``requested`` keeps these settings as given; ``plan`` is the ``ExecutionPlan`` the loaded model
-    runs (``None`` until loaded). ``device``, ``dtype``, ``attn_implementation``, ``packed``,
+    ``requested`` keeps these settings as given; ``target`` is what they resolve to before the
+    architecture is known; ``plan`` is the ``ExecutionPlan`` the loaded model runs (``None`` until loaded). ``device``, ``dtype``, ``attn_implementation``, ``packed``,
     ``cuda_graphs`` and ``fused_norms`` read the plan once loaded; before, the resolved device, dtype
     and attention, and the requested speed-up settings (``False`` on a non-torch backend).
     """
@@ -110,20 +118,16 @@ class Reranker:
         # Imports the backend's runtime too, so a missing extra is reported before anything loads.
         self.precision = backends.check_backend(backend, dtype, device)
         self._machine = MachineCapabilities.probe(device)
-        self._target = resolve_target(self.requested, self._machine)
-        self.token_budget = self._target.token_budget
+        self.target = resolve_target(self.requested, self._machine)
+        self.token_budget = self.target.token_budget
         self.revision, self.cache_dir, self.local_files_only = revision, cache_dir, local_files_only
         self._token = token
         self.trust_remote_code = trust_remote_code
         self.show_progress_bar = show_progress_bar
         self.allow_long_context = allow_long_context
         self.spec: ModelSpec | None = lookup(self.model_name)
-        self.plan: ExecutionPlan | None = None
-        self.architecture: Architecture | None = None
         self._load_lock = threading.Lock()
-        self._cross_encoder: CrossEncoder | None = None
-        self._pipeline: PairwisePipeline | None = None
-        self._listwise: ListwiseScorer | None = None
+        self._loaded: LoadedModel | None = None
         if not lazy:
             self.load()
 
@@ -132,34 +136,13 @@ class Reranker:
             return f"Reranker({self.model_name!r}, backend={self.backend!r}, dtype={self.precision!r})"
         return f"Reranker({self.model_name!r}, device={str(self.device)!r}, dtype={self.dtype})"
 
-    # ------------------------------------------------------------------ settings: the plan once loaded
-
-    @property
-    def device(self) -> torch.device:
-        return self.plan.device if self.plan else self._target.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.plan.dtype if self.plan else self._target.dtype
-
-    @property
-    def attn_implementation(self) -> str:
-        return self.plan.attn_implementation if self.plan else self._target.attn_implementation
-
-    @property
-    def packed(self) -> bool | None:
-        return self.plan.packed if self.plan else self._requested_flag(self.requested.packed)
-
-    @property
-    def cuda_graphs(self) -> bool | None:
-        return self.plan.cuda_graphs if self.plan else self._requested_flag(self.requested.cuda_graphs)
-
-    @property
-    def fused_norms(self) -> bool | None:
-        return self.plan.fused_norms if self.plan else self._requested_flag(self.requested.fused_norms)
-
-    def _requested_flag(self, value: bool | None) -> bool | None:
-        return False if self.precision is not None else value
+    # Read-only settings: the plan's value once loaded; before, the resolved or requested one.
+    device: _PlanSetting[torch.device] = _PlanSetting()
+    dtype: _PlanSetting[torch.dtype] = _PlanSetting()
+    attn_implementation: _PlanSetting[str] = _PlanSetting()
+    packed: _PlanSetting[bool | None] = _PlanSetting()
+    cuda_graphs: _PlanSetting[bool | None] = _PlanSetting()
+    fused_norms: _PlanSetting[bool | None] = _PlanSetting()
 
     # ------------------------------------------------------------------ loading
 
@@ -169,74 +152,33 @@ class Reranker:
             return self
         with self._load_lock:
             if not self.is_loaded:
-                self._load()
+                folder = resolve_checkpoint(
+                    self.model_name,
+                    revision=self.revision,
+                    cache_dir=self.cache_dir,
+                    local_files_only=self.local_files_only,
+                    token=self._token,
+                )
+                self._loaded = load_model(
+                    folder,
+                    model_name=self.model_name,
+                    requested=self.requested,
+                    machine=self._machine,
+                    spec=self.spec,
+                    allow_long_context=self.allow_long_context,
+                    trust_remote_code=self.trust_remote_code,
+                )
         return self
 
-    def _load(self) -> None:
-        folder = resolve_checkpoint(
-            self.model_name,
-            revision=self.revision,
-            cache_dir=self.cache_dir,
-            local_files_only=self.local_files_only,
-            token=self._token,
-        )
-        self.architecture = detect_architecture(read_config(folder))
-        plan = make_plan(self.requested, architecture_traits(self.architecture, self.model_name), self._machine)
-        if self.architecture is Architecture.JINA_V3:
-            self._listwise = load_listwise_scorer(
-                folder, device=plan.device, dtype=plan.dtype, token_budget=plan.token_budget
-            )
-            self.plan = plan
-            return
-        cross_encoder = load_cross_encoder(
-            folder,
-            self.architecture,
-            device=plan.device,
-            dtype=plan.dtype,
-            attn_implementation=plan.attn_implementation,
-            trust_remote_code=self.trust_remote_code,
-        )
-        tokenizer = PairTokenizer(cross_encoder.tokenizer)
-        module = cross_encoder[0]
-        if isinstance(module, NativeTransformer):
-            if plan.fused_norms:
-                module.use_fused_norms()
-            if plan.cuda_graphs:
-                module.use_cuda_graphs(tokenizer.pad_token_id)
-        # What transformers settled on (a generic model may not take the attention asked for).
-        config = cross_encoder.config
-        assert config is not None
-        plan = dataclasses.replace(plan, attn_implementation=compat.attention_implementation(config))
-        runner = None
-        if plan.precision is not None:
-            runner = backends.load_runner(
-                self.backend,
-                plan.precision,
-                folder=folder,
-                model_name=self.model_name,
-                architecture=self.architecture,
-                cross_encoder=cross_encoder,
-            )
-        scorer = PairScorer(cross_encoder, tokenizer.pad_token_id, plan.token_budget, plan.packed, runner=runner)
-        hard = hard_max_length(config, self.architecture, self.allow_long_context)
-        tokenizer_limit = int(cross_encoder.tokenizer.model_max_length)
-        limits = LengthLimits(
-            model_name=self.model_name,
-            max_length=self.spec.context_length if self.spec else min(tokenizer_limit, hard or tokenizer_limit),
-            hard_max_length=hard,
-            long_context_hint=self.architecture is Architecture.JINA_BERT,
-            **(
-                {
-                    "rerank_max_length": self.spec.rerank_max_length,
-                    "rerank_max_query_length": self.spec.rerank_max_query_length,
-                }
-                if self.spec
-                else {}
-            ),
-        )
-        self._cross_encoder = cross_encoder
-        self._pipeline = PairwisePipeline(tokenizer, scorer, limits)
-        self.plan = plan
+    @property
+    def plan(self) -> ExecutionPlan | None:
+        """The ``ExecutionPlan`` the loaded model runs; ``None`` until loaded."""
+        return self._loaded.plan if self._loaded else None
+
+    @property
+    def architecture(self) -> Architecture | None:
+        """The model family, known once loaded."""
+        return self._loaded.architecture if self._loaded else None
 
     @property
     def is_loaded(self) -> bool:
@@ -246,23 +188,24 @@ class Reranker:
     def is_listwise(self) -> bool:
         """Whether this is jina-reranker-v3 (documents scored together in one prompt; loads the model)."""
         self.load()
-        return self._listwise is not None
+        assert self._loaded is not None
+        return self._loaded.listwise is not None
 
     @property
     def pipeline(self) -> PairwisePipeline:
         """The cross-encoder's windows, batches and scorer (loads the model if needed)."""
         if self.is_listwise:
             raise ValueError(f"{self.model_name} is jina-reranker-v3 (listwise), which scores no windows.")
-        assert self._pipeline is not None
-        return self._pipeline
+        assert self._loaded is not None and self._loaded.pipeline is not None
+        return self._loaded.pipeline
 
     @property
     def listwise_scorer(self) -> ListwiseScorer:
         """jina-reranker-v3's model, tokenizer and block algorithm (loads the model if needed)."""
         if not self.is_listwise:
             raise ValueError(f"{self.model_name} is a cross-encoder, not jina-reranker-v3; use .cross_encoder.")
-        assert self._listwise is not None
-        return self._listwise
+        assert self._loaded is not None and self._loaded.listwise is not None
+        return self._loaded.listwise
 
     @property
     def model(self) -> torch.nn.Module:
@@ -284,8 +227,8 @@ class Reranker:
                 f"{self.model_name} is jina-reranker-v3 (listwise), which no CrossEncoder can run; "
                 "use .listwise_scorer."
             )
-        assert self._cross_encoder is not None
-        return self._cross_encoder
+        assert self._loaded is not None and self._loaded.cross_encoder is not None
+        return self._loaded.cross_encoder
 
     @property
     def max_length(self) -> int:
@@ -435,32 +378,24 @@ class Reranker:
         (so ``total_tokens`` counts every prompt token once), and blocks share forwards.
         """
         # Requests without documents are answered without loading the model (the architecture can wait).
-        if self.is_loaded or _has_documents(requests):
-            if self.is_listwise:
-                return self._score_listwise(
-                    requests,
-                    max_query_length=max_query_length,
-                    max_length=max_length,
-                    max_doc_length=max_doc_length,
-                    overlap=overlap,
-                    instruction=instruction,
-                    batch_size=batch_size,
-                )
-            for name, value in (("max_doc_length", max_doc_length), ("instruction", instruction)):
-                if value is not None:
-                    raise ValueError(
-                        f"{name} applies to jina-reranker-v3 only; {self.model_name} scores windows "
-                        "(use max_length / max_query_length / overlap)."
-                    )
-        overlap = DEFAULT_OVERLAP if overlap is None else overlap
-        checked = [(validation.check_query(q), validation.check_documents(d)) for q, d in requests]
-        validation.check_rerank_options(
-            max_length=max_length, max_query_length=max_query_length, overlap=overlap, batch_size=batch_size
-        )
-        if not any(documents for _, documents in checked):
-            return [DocumentScores([], []) for _ in checked]
+        if not (self.is_loaded or _has_documents(requests)):
+            return [
+                DocumentScores([], [])
+                for _ in check_requests(requests, max_length, max_query_length, overlap, batch_size)
+            ]
+        if self.is_listwise:
+            return self._score_listwise(
+                requests,
+                max_query_length=max_query_length,
+                max_length=max_length,
+                max_doc_length=max_doc_length,
+                overlap=overlap,
+                instruction=instruction,
+                batch_size=batch_size,
+            )
         progress = self._progress(show_progress_bar)
-        return self.pipeline.score_many(checked, max_length, max_query_length, overlap, batch_size, progress)
+        only_v3 = {"max_doc_length": max_doc_length, "instruction": instruction}
+        return self.pipeline.score_many(requests, max_length, max_query_length, overlap, batch_size, progress, only_v3)
 
     def _score_listwise(self, requests: Sequence[tuple[str, Sequence[str]]], **options: Any) -> list[DocumentScores]:
         defaults = {"max_query_length": None, "max_doc_length": None, "overlap": None, "instruction": None}

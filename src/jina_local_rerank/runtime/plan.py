@@ -87,6 +87,10 @@ class Target:
     attn_implementation: str
     token_budget: int
     precision: str | None  # a non-torch backend's precision; None on torch
+    # The speed-up settings as requested (``None``: the plan decides); off on a non-torch backend.
+    packed: bool | None = None
+    cuda_graphs: bool | None = None
+    fused_norms: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,9 @@ def resolve_target(requested: RequestedSettings, machine: MachineCapabilities) -
         attn_implementation="flash_attention_2" if flash else "sdpa",
         token_budget=budget or _token_budget(device, machine),
         precision=precision,
+        packed=False if precision else requested.packed,
+        cuda_graphs=False if precision else requested.cuda_graphs,
+        fused_norms=False if precision else requested.fused_norms,
     )
 
 

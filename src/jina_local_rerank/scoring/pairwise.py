@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from jina_local_rerank.options import DEFAULT_MAX_QUERY_LENGTH, DEFAULT_OVERLAP, DEFAULT_RERANK_MAX_LENGTH
@@ -46,6 +46,21 @@ class LengthLimits:
         if max_length < minimum:
             raise ValueError(f"max_length={max_length} is too small: a pair needs at least {minimum} tokens.")
         return max_length
+
+
+def check_requests(
+    requests: Sequence[tuple[str, Sequence[str]]],
+    max_length: int | None,
+    max_query_length: int | None,
+    overlap: int | None,
+    batch_size: int | None,
+) -> list[tuple[str, list[str]]]:
+    """Queries, documents and window options of ``rerank`` checked before any model work."""
+    checked = [(validation.check_query(q), validation.check_documents(d)) for q, d in requests]
+    validation.check_rerank_options(
+        max_length=max_length, max_query_length=max_query_length, overlap=overlap, batch_size=batch_size
+    )
+    return checked
 
 
 class PairwisePipeline:
@@ -97,13 +112,27 @@ class PairwisePipeline:
         requests: Sequence[tuple[str, Sequence[str]]],
         max_length: int | None,
         max_query_length: int | None,
-        overlap: int,
+        overlap: int | None,
         batch_size: int | None,
         progress: bool,
+        only_v3: Mapping[str, object] | None = None,
     ) -> list[DocumentScores]:
-        """Each request's documents scored by their best window; all requests' windows share batches."""
+        """Each request's documents scored by their best window; all requests' windows share batches.
+
+        ``only_v3`` holds jina-reranker-v3's own options as given; any that is set is an error here.
+        """
+        for name, value in (only_v3 or {}).items():
+            if value is not None:
+                raise ValueError(
+                    f"{name} applies to jina-reranker-v3 only; {self.limits.model_name} scores windows "
+                    "(use max_length / max_query_length / overlap)."
+                )
+        overlap = DEFAULT_OVERLAP if overlap is None else overlap
+        checked = check_requests(requests, max_length, max_query_length, overlap, batch_size)
+        if not any(documents for _, documents in checked):
+            return [DocumentScores([], []) for _ in checked]
         max_length, max_query_length = self.window_limits(max_length, max_query_length)
-        spans = pipeline_chunks(sum(len(documents) for _, documents in requests))
+        spans = pipeline_chunks(sum(len(documents) for _, documents in checked))
         if not self.scorer.pipelines_tokenization:
             spans = [range(spans[-1].stop)] if spans else []
         # One record per chunk drawn: which (request, document) each window belongs to, and the windows.
@@ -111,20 +140,20 @@ class PairwisePipeline:
 
         def draw() -> Iterator[list[EncodedPair]]:
             # Tokenized lazily: on a GPU the previous chunk's batches run meanwhile.
-            for chunk in document_chunks(requests, spans):
-                owners, pairs = self._chunk_windows(requests, chunk, max_length, max_query_length, overlap)
+            for chunk in document_chunks(checked, spans):
+                owners, pairs = self._chunk_windows(checked, chunk, max_length, max_query_length, overlap)
                 drawn.append((owners, pairs))
                 yield pairs
 
         chunk_scores = self.scorer.score_chunks(draw(), batch_size, progress)
-        best = [[float("-inf")] * len(documents) for _, documents in requests]
-        windows: list[list[ScoredWindow]] = [[] for _ in requests]
+        best = [[float("-inf")] * len(documents) for _, documents in checked]
+        windows: list[list[ScoredWindow]] = [[] for _ in checked]
         for (owners, pairs), scores in zip(drawn, chunk_scores, strict=True):
             for (request_index, position), pair, score in zip(owners, pairs, scores, strict=True):
                 best[request_index][position] = max(best[request_index][position], score)
                 windows[request_index].append(ScoredWindow(position, pair.input_ids, score))
         count = sum(len(pairs) for _, pairs in drawn)
-        logger.debug("Scored %d requests as %d windows of at most %d tokens", len(requests), count, max_length)
+        logger.debug("Scored %d checked as %d windows of at most %d tokens", len(checked), count, max_length)
         return [DocumentScores(b, w) for b, w in zip(best, windows, strict=True)]
 
     def _chunk_windows(
