@@ -24,7 +24,6 @@ from jina_local_rerank.runtime import hardware
 from jina_local_rerank.runtime.cuda import (
     PACKED_KEY,
     PackedGraphs,
-    fast_kernel_available,
 )
 from jina_local_rerank.runtime.plan import ArchitectureTraits
 
@@ -90,10 +89,6 @@ class NativeTransformer(compat.SentenceTransformersTransformer):
         dtype = model_kwargs.get("dtype") or torch.float32
         attn = model_kwargs.get("attn_implementation") or "sdpa"
         return build_native_model(Path(model_name_or_path), self.layout, dtype, attn)
-
-    def packing_pays_off(self, device: torch.device, dtype: torch.dtype) -> bool:
-        """Whether packed batches run on a real variable-length kernel here (else padding is as fast)."""
-        return fast_kernel_available(device, dtype, alibi=self.layout.uses_alibi)
 
     def use_fused_norms(self) -> None:
         """Run each block's residual add and LayerNorm as one compiled kernel from now on (see fusion.py)."""

@@ -1,7 +1,7 @@
-"""Device, dtype and attention choices for the machine we run on.
+"""What the machine offers and how tensors reach it: dtype names and defaults, flash_attn, device copies.
 
-Kept in one place so every model (native v2, JinaBERT, generic cross-encoders) gets the same
-decisions, and so the fallbacks on CPUs without bf16/fp16 units are explicit.
+Probes and conversions only; the decisions that combine them (device, dtype, attention, packing)
+are made once, in ``runtime.plan``.
 """
 
 from __future__ import annotations

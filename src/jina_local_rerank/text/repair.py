@@ -13,7 +13,6 @@ import threading
 
 logger = logging.getLogger(__name__)
 
-REPLACEMENT_CHARACTER = "\ufffd"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _warned = threading.Event()
 
