@@ -23,8 +23,8 @@ OUR_LEAVES = (
 REQUIRED = (
     "jina_local_rerank/__init__.py",
     "jina_local_rerank/py.typed",
-    "jina_local_rerank/bench_assets/v2/tokenizer.json",
-    "jina_local_rerank/bench_assets/v1/tokenizer.json",
+    "jina_local_rerank/cli/bench/assets/v2/tokenizer.json",
+    "jina_local_rerank/cli/bench/assets/v1/tokenizer.json",
     "langchain_jina_local/__init__.py",
     "langchain_jina_local/py.typed",
     "llama_index/postprocessor/jina_local_rerank/__init__.py",

@@ -18,7 +18,7 @@ SIZES = {"turbo": 6, "tiny": 4}
 
 _CHILD = """
 import json, resource, sys, time, torch
-from jina_local_rerank.architectures.jina_bert import JinaBertConfig, JinaBertForSequenceClassification
+from jina_local_rerank.models.architectures.jina_bert import JinaBertConfig, JinaBertForSequenceClassification
 layers, length, dtype = int(sys.argv[1]), int(sys.argv[2]), getattr(torch, sys.argv[3])
 torch.manual_seed(0)
 model = JinaBertForSequenceClassification(JinaBertConfig(num_hidden_layers=layers)).eval().to(dtype)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from torch.profiler import ProfilerActivity, profile
 
-from jina_local_rerank import Reranker, bench
+from jina_local_rerank import Reranker
+from jina_local_rerank.cli import bench
 
 
 def main() -> None:
@@ -35,9 +36,8 @@ def main() -> None:
             fused_norms=False if args.no_fused_norms else None,
         )
         query, docs = bench.make_workload(reranker.cross_encoder.tokenizer, args.documents)
-        tokenizer, scorer = reranker._parts()
-        limits = reranker._window_limits(None, None)
-        tokenize = lambda: [p for _, p in reranker._windows(tokenizer, query, docs, *limits, 80)]
+        scorer = reranker.pipeline.scorer
+        tokenize = lambda: reranker.pipeline.windows(query, docs)
         pairs = tokenize()
         forward = lambda: scorer.score(pairs)
         for name, fn in (

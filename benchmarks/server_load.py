@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from jina_local_rerank.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
+from jina_local_rerank import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
 
 
 @dataclass

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from jina_local_rerank import bench
-from jina_local_rerank.cli import main
+from jina_local_rerank.cli import bench, main
 
 
 @pytest.mark.slow

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jina_local_rerank import bench
-from jina_local_rerank.cli import build_parser
+from jina_local_rerank.cli import bench, build_parser
 
 
 @pytest.mark.slow
@@ -27,7 +26,7 @@ def test_backend_rows_report_time_speedup_and_agreement() -> None:
 def test_agreement_queries_are_real_words_and_reproducible() -> None:
     from transformers import AutoTokenizer
 
-    from jina_local_rerank.bench import agreement_queries
+    from jina_local_rerank.cli.bench import agreement_queries
 
     tokenizer = AutoTokenizer.from_pretrained(str(bench.trained_body_folder()))
     first = agreement_queries(tokenizer, 3, 12, seed=5)

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from jina_local_rerank.tokenization import PairTokenizer
-from jina_local_rerank.truncation import longest_first_lengths, word_break
+from jina_local_rerank.text.tokenization import PairTokenizer
+from jina_local_rerank.text.truncation import longest_first_lengths, word_break
 
 TOKENIZERS = {
     name: PairTokenizer(AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False))

@@ -11,9 +11,8 @@ import time
 import pytest
 from conftest import V2_TINY
 
-from jina_local_rerank import __version__
+from jina_local_rerank import MODEL_CARD_DOCUMENTS, __version__
 from jina_local_rerank.cli import main
-from jina_local_rerank.examples import MODEL_CARD_DOCUMENTS
 
 
 def test_demo_prints_every_document_ranked(capsys):

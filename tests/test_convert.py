@@ -12,8 +12,8 @@ from conftest import V1_TINY, V2_TINY
 from safetensors import safe_open
 
 from jina_local_rerank import convert
+from jina_local_rerank.backends.conversion import ConversionNotSupportedError
 from jina_local_rerank.cli import main
-from jina_local_rerank.conversion import ConversionNotSupportedError
 
 # Runs in a fresh interpreter that never imports jina_local_rerank: only sentence-transformers and
 # transformers, with remote code off, against Jina's reference scores for the fixture.

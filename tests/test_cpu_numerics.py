@@ -13,7 +13,8 @@ import pytest
 import torch
 from conftest import V1_TINY, V2_TINY
 
-from jina_local_rerank import Reranker, hardware
+from jina_local_rerank import Reranker
+from jina_local_rerank.runtime import hardware
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"v2": V2_TINY, "v1": V1_TINY}

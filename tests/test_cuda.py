@@ -6,7 +6,9 @@ import pytest
 import torch
 from conftest import V1_TINY, V2_TINY, load_expected
 
-from jina_local_rerank import Reranker, fusion, hardware, varlen
+from jina_local_rerank import Reranker
+from jina_local_rerank.runtime.cuda import compile_failed, fast_kernel_available, fused_norms_available
+from jina_local_rerank.runtime.plan import MachineCapabilities, RequestedSettings, resolve_target
 
 pytestmark = pytest.mark.cuda
 
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.cuda
 def test_cuda_defaults_to_half_precision_and_matches_fp32(folder):
     reranker = Reranker(folder, device="cuda")
     assert reranker.dtype in (torch.bfloat16, torch.float16)
-    assert reranker.packed == varlen.fast_kernel_available(torch.device("cuda"), reranker.dtype, folder == V1_TINY)
+    assert reranker.packed == fast_kernel_available(torch.device("cuda"), reranker.dtype, folder == V1_TINY)
     exact = Reranker(folder, device="cuda", dtype="float32")
     for case in load_expected(folder)["cases"]:
         if case["kind"] == "compute_score" and isinstance(case["expected"]["scores"], list):
@@ -43,7 +45,7 @@ def test_cuda_packed_batches_match_fp32(folder):
 
 
 def test_cuda_long_jina_bert_input_matches_cpu():
-    from jina_local_rerank.architectures.jina_bert import JinaBertConfig, JinaBertForSequenceClassification
+    from jina_local_rerank.models.architectures.jina_bert import JinaBertConfig, JinaBertForSequenceClassification
 
     torch.manual_seed(0)
     model = JinaBertForSequenceClassification(JinaBertConfig(num_hidden_layers=2)).eval()
@@ -65,8 +67,8 @@ def test_cuda_graph_replays_match_eager_packed_batches():
         a = graphed.score_documents("which word?", documents, max_length=128).scores
         b = eager.score_documents("which word?", documents, max_length=128).scores
         assert a == pytest.approx(b, abs=2e-3)
-    graphs = graphed.cross_encoder[0]._packed_graphs
-    assert graphs.enabled and 1 <= len(graphs._graphs) <= 6  # 40 documents are scored as two chunks
+    graphs = graphed.cross_encoder[0].packed_graphs
+    assert graphs.enabled and 1 <= graphs.captured <= 6  # 40 documents are scored as two chunks
 
 
 @pytest.mark.parametrize("folder", [V2_TINY, V1_TINY], ids=["v2", "v1"])
@@ -74,10 +76,10 @@ def test_cuda_fused_norms_match_eager_norms(folder):
     fused = Reranker(folder, device="cuda")
     eager = Reranker(folder, device="cuda", fused_norms=False)
     exact = Reranker(folder, device="cuda", dtype="float32", fused_norms=False)
-    assert fused.fused_norms == fusion.available(torch.device("cuda")) and not eager.fused_norms
+    assert fused.fused_norms == fused_norms_available(torch.device("cuda")) and not eager.fused_norms
     documents = [" ".join(["word"] * (n * 13 % 200 + 1)) + f" {n}" for n in range(50)]
     scores = [r.score_documents("which word?", documents, max_length=256).scores for r in (fused, eager, exact)]
-    assert not fusion._broken  # the kernel compiled and ran
+    assert not compile_failed()  # the kernel compiled and ran
     assert scores[0] == pytest.approx(scores[1], abs=1e-2)
     # The fused add runs in fp32, so it is at least about as close to fp32 as the eager one.
     assert (
@@ -87,6 +89,6 @@ def test_cuda_fused_norms_match_eager_norms(folder):
 
 
 def test_cuda_token_budget_follows_memory():
-    budget = hardware.default_token_budget(torch.device("cuda"))
+    budget = resolve_target(RequestedSettings(device="cuda"), MachineCapabilities.probe("cuda")).token_budget
     assert 4096 <= budget <= 32768 and budget % 1024 == 0
     assert Reranker(V2_TINY, device="cuda", lazy=True).token_budget == budget

@@ -37,8 +37,8 @@ EMPTY = _params("rerank", lambda case: case["expected"].get("error") == "IndexEr
 
 
 def test_v1_loads_as_native_jina_bert(rerankers):
-    from jina_local_rerank.architectures.jina_bert import JinaBertForSequenceClassification
-    from jina_local_rerank.checkpoint import Architecture
+    from jina_local_rerank.models.architectures.jina_bert import JinaBertForSequenceClassification
+    from jina_local_rerank.models.checkpoint import Architecture
 
     v1 = rerankers["v1"]
     assert v1.architecture is Architecture.JINA_BERT
@@ -51,8 +51,8 @@ def test_v1_loads_as_native_jina_bert(rerankers):
 def test_v2_loads_as_native_xlm_roberta_without_remote_code(v2_reranker):
     from transformers import XLMRobertaForSequenceClassification
 
-    from jina_local_rerank.architectures import xlm_roberta_v2
-    from jina_local_rerank.checkpoint import Architecture
+    from jina_local_rerank.models.architectures import xlm_roberta_v2
+    from jina_local_rerank.models.checkpoint import Architecture
 
     assert v2_reranker.architecture is Architecture.JINA_V2
     assert type(v2_reranker.cross_encoder.model) is XLMRobertaForSequenceClassification
@@ -76,7 +76,7 @@ def test_token_ids(rerankers, name, case):
 
 @pytest.mark.parametrize(("name", "case"), LOGITS)
 def test_logits(rerankers, name, case):
-    from jina_local_rerank.tokenization import PairTokenizer
+    from jina_local_rerank.text.tokenization import PairTokenizer
 
     reranker = rerankers[name]
     tokenizer = PairTokenizer(reranker.cross_encoder.tokenizer)
@@ -84,7 +84,7 @@ def test_logits(rerankers, name, case):
     max_length = case["params"]["max_length"] or reranker.max_length
     encoded = tokenizer.encode_pairs([q for q, _ in pairs], [d for _, d in pairs], max_length)
     assert [e.input_ids for e in encoded] == case["expected"]["input_ids"]
-    features = reranker._scorer._features(encoded)
+    features = reranker.pipeline.scorer.features(encoded)
     with torch.inference_mode():
         logits = reranker.cross_encoder(features)["scores"].reshape(-1).tolist()
     tolerance = _tolerance(name, "logits_atol")

@@ -6,8 +6,14 @@ import pytest
 import torch
 from conftest import V1_TINY, V2_TINY
 
-from jina_local_rerank import Reranker, fusion
-from jina_local_rerank.architectures import xlm_roberta_v2
+from jina_local_rerank import Reranker
+from jina_local_rerank.models.architectures import xlm_roberta_v2
+from jina_local_rerank.runtime.cuda import (
+    add_layer_norm,
+    fused_norms_available,
+    is_marked,
+    mark_fused_norms,
+)
 
 
 @pytest.mark.parametrize("folder", [V2_TINY, V1_TINY], ids=["v2", "v1"])
@@ -22,10 +28,10 @@ def test_marked_norm_off_cuda_runs_the_eager_math():
     with torch.no_grad():
         norm.weight.uniform_(0.5, 1.5)
         norm.bias.uniform_(-0.5, 0.5)
-    assert fusion.mark(torch.nn.Sequential(norm, torch.nn.Linear(8, 8))) == 1
+    assert mark_fused_norms(torch.nn.Sequential(norm, torch.nn.Linear(8, 8))) == 1
     x, residual = torch.randn(2, 5, 8), torch.randn(2, 5, 8)
-    torch.testing.assert_close(fusion.add_layer_norm(x, residual, norm), norm(x + residual), rtol=0, atol=0)
-    assert not fusion.available(torch.device("cpu"))
+    torch.testing.assert_close(add_layer_norm(x, residual, norm), norm(x + residual), rtol=0, atol=0)
+    assert not fused_norms_available(torch.device("cpu"))
 
 
 def test_v2_blocks_route_through_the_fused_call():
@@ -35,7 +41,7 @@ def test_v2_blocks_route_through_the_fused_call():
     module = routed.cross_encoder[0]
     module.use_fused_norms()
     norms = [m for m in module.model.modules() if isinstance(m, torch.nn.LayerNorm)]
-    assert norms and all(getattr(m, fusion._MARK, False) for m in norms)
+    assert norms and all(is_marked(m) for m in norms)
     layer = module.model.roberta.encoder.layer[0]
     for output in (layer.attention.output, layer.output):
         assert output.forward.__func__ is xlm_roberta_v2._output_forward

@@ -8,7 +8,7 @@ from sentence_transformers import CrossEncoder
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
 from jina_local_rerank import Reranker
-from jina_local_rerank.checkpoint import Architecture
+from jina_local_rerank.models.checkpoint import Architecture
 
 WORDS = [
     "organic",

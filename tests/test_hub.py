@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jina_local_rerank import Reranker
-from jina_local_rerank.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY, MODEL_CARD_SCORES
+from jina_local_rerank.text.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY, MODEL_CARD_SCORES
 
 
 @pytest.mark.hub

@@ -147,8 +147,8 @@ def test_out_of_memory_batches_are_split_and_retried(v2_reranker, monkeypatch):
 
     documents = [d * k for k, d in enumerate(DOCS * 3, start=1)]
     expected = v2_reranker.score_documents(QUERY, documents, batch_size=8).scores
-    scorer = v2_reranker._scorer
-    real_forward = scorer._forward
+    scorer = v2_reranker.pipeline.scorer
+    real_forward = scorer.forward
     sizes = []
 
     def forward_with_little_memory(pairs):
@@ -157,6 +157,6 @@ def test_out_of_memory_batches_are_split_and_retried(v2_reranker, monkeypatch):
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return real_forward(pairs)
 
-    monkeypatch.setattr(scorer, "_forward", forward_with_little_memory)
+    monkeypatch.setattr(scorer, "forward", forward_with_little_memory)
     assert v2_reranker.score_documents(QUERY, documents, batch_size=8).scores == pytest.approx(expected, abs=1e-5)
     assert max(sizes) == 8 and all(size <= 2 for size in sizes if size not in (8, 4, 3))

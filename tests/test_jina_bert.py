@@ -11,8 +11,12 @@ import pytest
 import torch
 
 from jina_local_rerank import Reranker
-from jina_local_rerank.architectures import jina_bert
-from jina_local_rerank.architectures.jina_bert import JinaBertConfig, JinaBertForSequenceClassification, alibi_slopes
+from jina_local_rerank.models.architectures import jina_bert
+from jina_local_rerank.models.architectures.jina_bert import (
+    JinaBertConfig,
+    JinaBertForSequenceClassification,
+    alibi_slopes,
+)
 
 
 def test_slopes_for_twelve_heads_follow_the_rule():
@@ -69,7 +73,7 @@ def test_an_8192_token_pair_stays_under_3_gb(tmp_path):
     script = textwrap.dedent(
         """
         import resource, torch
-        from jina_local_rerank.architectures.jina_bert import JinaBertConfig, JinaBertForSequenceClassification
+        from jina_local_rerank.models.architectures.jina_bert import JinaBertConfig, JinaBertForSequenceClassification
         torch.manual_seed(0)
         model = JinaBertForSequenceClassification(JinaBertConfig()).eval()
         ids = torch.randint(5, 61000, (1, 8192))

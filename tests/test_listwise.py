@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jina_local_rerank import listwise
+from jina_local_rerank.text import listwise_prompt as listwise
 
 MARKERS = (listwise.DOCUMENT_MARKER, listwise.QUERY_MARKER)
 marker_text = st.lists(

@@ -12,11 +12,16 @@ import torch
 from conftest import V1_TINY, V2_TINY
 
 from jina_local_rerank import Reranker
-from jina_local_rerank.batching import plan_batches
-from jina_local_rerank.graphs import graph_shape
-from jina_local_rerank.packing import bucket_tokens, packed_features, pad_packed
-from jina_local_rerank.tokenization import EncodedPair
-from jina_local_rerank.varlen import alibi_bias, varlen_attention
+from jina_local_rerank.runtime.batching import plan_batches
+from jina_local_rerank.runtime.cuda import (
+    alibi_bias,
+    bucket_tokens,
+    graph_shape,
+    packed_features,
+    pad_packed,
+    varlen_attention,
+)
+from jina_local_rerank.text.tokenization import EncodedPair
 
 DOCUMENTS = [" ".join(["organic skincare"] * n) + f" item {n}" for n in (1, 35, 4, 120, 0, 60, 9)]
 
@@ -95,7 +100,7 @@ def test_packing_a_generic_checkpoint_is_refused(tmp_path):
 def test_batches_padded_to_a_graph_shape_keep_their_logits(folder):
     """What a CUDA graph replays: dummy and empty sequences after the real ones change nothing."""
     reranker = Reranker(folder, device="cpu", dtype="float32", packed=True)
-    tokenizer, _ = reranker._parts()
+    tokenizer = reranker.pipeline.tokenizer
     pairs = tokenizer.encode_pairs(["which skincare item?"] * len(DOCUMENTS), DOCUMENTS, 64)
     features = packed_features(pairs)
     shape = graph_shape(int(features["input_ids"].shape[0]), len(pairs), features["max_seqlen"])
@@ -108,8 +113,8 @@ def test_batches_padded_to_a_graph_shape_keep_their_logits(folder):
     assert int(lengths.max()) <= shape.max_seqlen and int(lengths.min()) >= 0
     module = reranker.cross_encoder[0]
     with torch.inference_mode():
-        exact = module._packed_logits(features)
-        replayed = module._packed_logits(padded)[: len(pairs)]
+        exact = module.packed_logits(features)
+        replayed = module.packed_logits(padded)[: len(pairs)]
     torch.testing.assert_close(replayed, exact, atol=1e-5, rtol=1e-5)
 
 

@@ -11,8 +11,9 @@ import pytest
 from conftest import V2_TINY
 
 from jina_local_rerank import Reranker
-from jina_local_rerank.batching import pipeline_chunks
-from jina_local_rerank.inference import PairScorer
+from jina_local_rerank.runtime.batching import pipeline_chunks
+from jina_local_rerank.scoring.inference import PairScorer
+from jina_local_rerank.text.windows import document_chunks
 
 
 @pytest.mark.parametrize("count", [0, 1, 15, 16, 17, 31, 32, 100, 257, 1000, 5000])
@@ -30,11 +31,11 @@ def test_pipeline_chunks_cover_every_document_once_in_order(count):
 
 def test_document_chunks_span_requests_and_skip_empty_ones():
     requests = [("q0", [f"a{i}" for i in range(20)]), ("q1", []), ("q2", [f"b{i}" for i in range(30)])]
-    chunks = Reranker._document_chunks(requests, pipelined=True)
+    chunks = document_chunks(requests, pipeline_chunks(50))
     assert len(chunks) == 2
     assert chunks[0] == [(0, range(16))]
     assert chunks[1] == [(0, range(16, 20)), (2, range(30))]
-    assert Reranker._document_chunks(requests, pipelined=False) == [[(0, range(20)), (2, range(30))]]
+    assert document_chunks(requests, [range(50)]) == [[(0, range(20)), (2, range(30))]]
 
 
 def test_pipelined_scores_equal_one_chunk(monkeypatch):
@@ -59,7 +60,7 @@ def test_pipelined_scores_equal_one_chunk(monkeypatch):
 
 def test_score_chunks_keeps_each_chunks_order():
     reranker = Reranker(V2_TINY, device="cpu", dtype="float32")
-    tokenizer, scorer = reranker._parts()
+    tokenizer, scorer = reranker.pipeline.tokenizer, reranker.pipeline.scorer
     pairs = tokenizer.encode_pairs(["q"] * 6, ["a", "bb " * 40, "c c", "d " * 7, "e", "f " * 20], 64)
     whole = scorer.score(pairs)
     parts = scorer.score_chunks([pairs[:2], [], pairs[2:]])

@@ -132,7 +132,7 @@ def test_lone_surrogates_are_scored_as_replacement_characters(reranker, caplog):
 def test_repairs_are_logged_once_per_process():
     script = (
         "import logging; logging.basicConfig()\n"
-        "from jina_local_rerank.text_repair import repair_texts\n"
+        "from jina_local_rerank.text.repair import repair_texts\n"
         "print(ascii(repair_texts(['a\\ud800', '\\udc00b', 'fine', '\\ud83d\\ude00'])))"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from jina_local_rerank import hardware
-from jina_local_rerank.batching import plan_batches
-from jina_local_rerank.windows import effective_overlap, split_windows, window_length
+from jina_local_rerank.runtime import hardware
+from jina_local_rerank.runtime.batching import plan_batches
+from jina_local_rerank.runtime.plan import MachineCapabilities, RequestedSettings, resolve_target
+from jina_local_rerank.text.windows import effective_overlap, split_windows, window_length
 
 
 def test_short_and_empty_documents_are_one_window():
@@ -51,6 +52,7 @@ def test_dtype_parsing():
 
 def test_cpu_defaults_never_use_flash_attention():
     cpu = torch.device("cpu")
-    assert hardware.attention_implementation(cpu, torch.bfloat16) == "sdpa"
+    machine = MachineCapabilities(flash_attn=True)
+    assert resolve_target(RequestedSettings(device="cpu", dtype="bfloat16"), machine).attn_implementation == "sdpa"
     assert hardware.default_dtype(cpu) is torch.float32  # whatever the CPU: see default_dtype
     assert hardware.resolve_dtype("float32", cpu) is torch.float32

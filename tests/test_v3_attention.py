@@ -8,8 +8,8 @@ from conftest import FIXTURES
 from transformers.masking_utils import create_causal_mask
 
 from jina_local_rerank import Reranker
-from jina_local_rerank.architectures import qwen3_listwise
-from jina_local_rerank.architectures.qwen3_listwise import PackedBlocks
+from jina_local_rerank.models.architectures import qwen3_listwise
+from jina_local_rerank.models.architectures.qwen3_listwise import PackedBlocks
 
 V3_TINY = FIXTURES / "jina-v3-tiny"
 

@@ -6,8 +6,8 @@ from importlib import resources
 
 import pytest
 
-from jina_local_rerank import bench
-from jina_local_rerank.checkpoint import Architecture
+from jina_local_rerank.cli import bench
+from jina_local_rerank.models.checkpoint import Architecture
 
 
 def test_v3_shape_is_qwen3_0_6b():
@@ -32,7 +32,7 @@ def test_smoke_v3_benchmark_reports_every_column(tmp_path):
     assert ours.extra["blocks"] >= 1 and ours.extra["prompt_tokens"] > 0
     assert "| smoke-v3 | 6 docs |" in bench.to_markdown(rows)
     # Only tokenizer files (and the config) ship as assets; weights are random at run time.
-    names = {item.name for item in (resources.files("jina_local_rerank") / "bench_assets" / "v3").iterdir()}
+    names = {item.name for item in (resources.files("jina_local_rerank.cli.bench") / "assets" / "v3").iterdir()}
     assert names == {
         "tokenizer.json",
         "tokenizer_config.json",

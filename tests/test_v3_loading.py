@@ -12,8 +12,8 @@ from conftest import FIXTURES
 from safetensors.torch import load_file, save_file
 
 from jina_local_rerank import CheckpointMismatchError, Reranker
-from jina_local_rerank.architectures.weights import weights_initialised_by_loading
-from jina_local_rerank.checkpoint import Architecture, detect_architecture, read_config
+from jina_local_rerank.models.architectures.weights import weights_initialised_by_loading
+from jina_local_rerank.models.checkpoint import Architecture, detect_architecture, read_config
 
 V3_TINY = FIXTURES / "jina-v3-tiny"
 

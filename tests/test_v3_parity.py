@@ -11,8 +11,9 @@ from conftest import FIXTURES, load_expected
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jina_local_rerank import Reranker, listwise
-from jina_local_rerank.architectures.qwen3_listwise import PackedBlocks
+from jina_local_rerank import Reranker
+from jina_local_rerank.models.architectures.qwen3_listwise import PackedBlocks
+from jina_local_rerank.text import listwise_prompt as listwise
 
 V3_TINY = FIXTURES / "jina-v3-tiny"
 EXPECTED = load_expected(V3_TINY)
@@ -56,7 +57,7 @@ def assert_order_matches(indices: list[int], expected_results: list[dict], score
 def test_v3_loads_natively_on_qwen3_model(v3):
     from transformers import Qwen3Model
 
-    from jina_local_rerank.checkpoint import Architecture
+    from jina_local_rerank.models.checkpoint import Architecture
 
     assert v3.architecture is Architecture.JINA_V3
     assert v3.is_listwise

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker
-from jina_local_rerank.hardware import setting_text
+from jina_local_rerank import DEFAULT_MODEL, Reranker, setting_text, shared_reranker
+from jina_local_rerank.options import OPTION_HELP
 
 
 class ModelSettings(BaseModel):
@@ -15,11 +15,11 @@ class ModelSettings(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    model: str = Field(default=DEFAULT_MODEL, description="Hub id or local folder of the reranker.")
-    device: str | None = Field(default=None, description="cpu, cuda, cuda:1, mps; None picks the best.")
-    dtype: str | None = Field(default=None, description="float32, bfloat16 or float16; None picks the best.")
-    local_files_only: bool | None = Field(default=None, description="Never contact the hub (None: HF_HUB_OFFLINE).")
-    backend: str = Field(default="torch", description="torch, onnx or openvino (CPU runtimes).")
+    model: str = Field(default=DEFAULT_MODEL, description=OPTION_HELP["model"])
+    device: str | None = Field(default=None, description=OPTION_HELP["device"])
+    dtype: str | None = Field(default=None, description=OPTION_HELP["dtype"])
+    local_files_only: bool | None = Field(default=None, description=OPTION_HELP["local_files_only"])
+    backend: str = Field(default="torch", description=OPTION_HELP["backend"])
     reranker: Reranker | None = Field(default=None, exclude=True, description="A ready Reranker to use instead.")
 
     @field_validator("dtype", "device", mode="before")

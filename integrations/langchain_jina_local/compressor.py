@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import Field, ValidationInfo, field_validator
 
 from jina_local_rerank import validation
+from jina_local_rerank.options import DEFAULT_TOP_N, OPTION_HELP
 from langchain_jina_local._settings import ModelSettings
 
 SCORE_KEY = "relevance_score"
@@ -29,13 +29,11 @@ class JinaLocalRerank(ModelSettings, BaseDocumentCompressor):
     copied), and the caller's documents are never changed.
     """
 
-    top_n: int | None = Field(default=3, ge=1, description="Documents to keep, best first; None keeps all.")
-    max_length: int | None = Field(default=None, ge=1, description="Tokens per window, query included.")
-    max_query_length: int | None = Field(default=None, ge=1, description="Tokens kept of the query.")
-    overlap: int | None = Field(
-        default=None, ge=0, description="Tokens shared by neighbouring windows (None: 80; not for v3)."
-    )
-    batch_size: int | None = Field(default=None, ge=1, description="Windows per batch; None uses a token budget.")
+    top_n: int | None = Field(default=DEFAULT_TOP_N, ge=1, description="Documents to keep, best first; None keeps all.")
+    max_length: int | None = Field(default=None, ge=1, description=OPTION_HELP["max_length"])
+    max_query_length: int | None = Field(default=None, ge=1, description=OPTION_HELP["max_query_length"])
+    overlap: int | None = Field(default=None, ge=0, description=OPTION_HELP["overlap"])
+    batch_size: int | None = Field(default=None, ge=1, description=OPTION_HELP["batch_size"])
 
     @field_validator("top_n", "max_length", "max_query_length", "batch_size", mode="before")
     @classmethod
@@ -81,6 +79,7 @@ class JinaLocalRerank(ModelSettings, BaseDocumentCompressor):
         )
         return [{"index": r.index, SCORE_KEY: r.relevance_score} for r in results]
 
+    # No acompress_documents: BaseDocumentCompressor's already runs compress_documents in a worker thread.
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
     ) -> Sequence[Document]:
@@ -96,9 +95,3 @@ class JinaLocalRerank(ModelSettings, BaseDocumentCompressor):
             )
             for hit in self.rerank(documents, query)
         ]
-
-    async def acompress_documents(
-        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
-    ) -> Sequence[Document]:
-        # Inference runs in a worker thread so the event loop keeps serving other tasks.
-        return await asyncio.to_thread(self.compress_documents, documents, query, callbacks)

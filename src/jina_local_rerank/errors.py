@@ -46,5 +46,5 @@ class CheckpointMismatchError(JinaLocalRerankError, ValueError):
 class InvalidArgumentError(JinaLocalRerankError, ValueError):
     """An argument's value or type is not allowed; the message names the argument and what it takes.
 
-    Raised before any model work, by the core and by every adapter (``jina_local_rerank.validation``).
+    Raised before any model work, by the core and by every adapter (``jina_local_rerank.text.validation``).
     """

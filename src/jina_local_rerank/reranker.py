@@ -1,74 +1,57 @@
 """``Reranker``: Jina's ``compute_score`` and ``rerank`` for every Jina reranker, behind one class.
 
-Cross-encoders (v1, v2, any other checkpoint) run as one sentence-transformers CrossEncoder with
-Jina's windowed ``rerank``; jina-reranker-v3 is listwise and runs through a ``ListwiseScorer``
-chosen at load time. Every adapter and the server call this class; all scoring decisions
-(tokenization, windows or blocks, batching, score aggregation, ordering) are made here.
+A thin facade: it validates arguments, loads the checkpoint under an ``ExecutionPlan``
+(``runtime.plan``) and hands the work to a ``PairwisePipeline`` (v1, v2, any other cross-encoder:
+windows, batches, scores) or to jina-reranker-v3's ``ListwiseScorer``. Every adapter and the
+server call this class.
 """
 
 from __future__ import annotations
 
-import itertools
-import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, overload
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar, cast, overload
 
 import torch
 from sentence_transformers import CrossEncoder
 from transformers import PreTrainedTokenizerBase
 
-from jina_local_rerank import backends, fusion, hardware, listwise, validation
-from jina_local_rerank.architectures import qwen3_listwise
-from jina_local_rerank.batching import pipeline_chunks
-from jina_local_rerank.checkpoint import Architecture, detect_architecture, read_config, resolve_checkpoint
-from jina_local_rerank.inference import PairScorer
-from jina_local_rerank.listwise_scorer import ListwiseScorer, ListwiseScores
-from jina_local_rerank.loader import load_cross_encoder, load_listwise_scorer
-from jina_local_rerank.native import NativeTransformer
+from jina_local_rerank import backends
+from jina_local_rerank.models.checkpoint import (
+    Architecture,
+    resolve_checkpoint,
+)
+from jina_local_rerank.models.registry import ModelSpec, default_model, lookup
 from jina_local_rerank.ranking import rank_order
-from jina_local_rerank.registry import ModelSpec, default_model, lookup
-from jina_local_rerank.results import RerankResult
-from jina_local_rerank.tokenization import EncodedPair, PairTokenizer
-from jina_local_rerank.windows import effective_overlap, split_windows, window_length
+from jina_local_rerank.results import DocumentScores, RerankResult
+from jina_local_rerank.runtime.plan import (
+    ExecutionPlan,
+    MachineCapabilities,
+    RequestedSettings,
+    resolve_target,
+)
+from jina_local_rerank.scoring.listwise_scorer import ListwiseScorer, score_listwise_requests
+from jina_local_rerank.scoring.loading import LoadedModel, load_model
+from jina_local_rerank.scoring.pairwise import PairwisePipeline, check_requests
+from jina_local_rerank.text import listwise_prompt, validation
 
-logger = logging.getLogger(__name__)
-
-_DEFAULT_RERANK_MAX_LENGTH = 1024
-_DEFAULT_MAX_QUERY_LENGTH = 512
-_DEFAULT_OVERLAP = 80
-
-
-@dataclass(frozen=True)
-class ScoredWindow:
-    """One window that was scored: which document it came from, its model input, its score."""
-
-    document_index: int
-    input_ids: list[int]
-    score: float
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class DocumentScores:
-    """Per-document scores (best window) in input order, with every window behind them."""
+class _PlanSetting(Generic[T]):
+    """A read-only ``Reranker`` setting: the plan's value once loaded, before that the resolved/requested one."""
 
-    scores: list[float]
-    windows: list[ScoredWindow]
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
-    @property
-    def total_tokens(self) -> int:
-        """Tokens the model read, special tokens included (what APIs bill as usage)."""
-        return sum(len(window.input_ids) for window in self.windows)
+    def __get__(self, reranker: Reranker | None, owner: type | None = None) -> T:
+        if reranker is None:  # looked up on the class
+            return cast(T, self)
+        return cast(T, getattr(reranker.plan or reranker.target, self.name))
 
-
-def _cpu_only_options(*flags: bool | None) -> tuple[str, str, bool, bool, bool]:
-    """Device, dtype of the torch model to export, and the torch-only speed-ups (off) of a non-torch backend."""
-    if any(flags):
-        raise ValueError("packed, cuda_graphs and fused_norms are torch speed-ups; they need backend='torch'.")
-    return "cpu", "float32", False, False, False
+    def __set__(self, reranker: Reranker, value: object) -> None:
+        raise AttributeError(f"{self.name} is decided by the execution plan; pass it to Reranker(...) instead.")
 
 
 class Reranker:
@@ -102,6 +85,11 @@ class Reranker:
         backend: ``"torch"``; or ``"onnx"`` (ONNX Runtime) or ``"openvino"``, CPU runtimes that run an
             ONNX export of the model, made on first use and cached (see docs/export.md). Their ``dtype``
             is ``"float32"`` (default) or ``"int8"``, and ``"bfloat16"`` for OpenVINO.
+
+    ``requested`` keeps these settings as given; ``target`` is what they resolve to before the
+    architecture is known; ``plan`` is the ``ExecutionPlan`` the loaded model runs (``None`` until loaded). ``device``, ``dtype``, ``attn_implementation``, ``packed``,
+    ``cuda_graphs`` and ``fused_norms`` read the plan once loaded; before, the resolved device, dtype
+    and attention, and the requested speed-up settings (``False`` on a non-torch backend).
     """
 
     def __init__(
@@ -125,34 +113,21 @@ class Reranker:
         backend: str = "torch",
     ) -> None:
         self.model_name = str(default_model() if model is None else model)
+        self.requested = RequestedSettings(device, dtype, packed, cuda_graphs, fused_norms, token_budget, backend)
         self.backend = backend
-        # Non-torch backends export from an fp32 torch model on the CPU and run at ``precision``.
+        # Imports the backend's runtime too, so a missing extra is reported before anything loads.
         self.precision = backends.check_backend(backend, dtype, device)
-        if self.precision is not None:
-            device, dtype, packed, cuda_graphs, fused_norms = _cpu_only_options(packed, cuda_graphs, fused_norms)
-        self.device = hardware.resolve_device(device)
-        self.dtype = hardware.resolve_dtype(dtype, self.device)
-        self.attn_implementation = hardware.attention_implementation(self.device, self.dtype)
-        self.revision = revision
-        self.cache_dir = cache_dir
-        self.local_files_only = local_files_only
+        self._machine = MachineCapabilities.probe(device)
+        self.target = resolve_target(self.requested, self._machine)
+        self.token_budget = self.target.token_budget
+        self.revision, self.cache_dir, self.local_files_only = revision, cache_dir, local_files_only
         self._token = token
         self.trust_remote_code = trust_remote_code
         self.show_progress_bar = show_progress_bar
-        self.token_budget = validation.check_positive_int(
-            "token_budget", token_budget
-        ) or hardware.default_token_budget(self.device)
-        self.packed = packed
-        self.cuda_graphs = cuda_graphs
-        self.fused_norms = fused_norms
         self.allow_long_context = allow_long_context
         self.spec: ModelSpec | None = lookup(self.model_name)
         self._load_lock = threading.Lock()
-        self._cross_encoder: CrossEncoder | None = None
-        self._tokenizer: PairTokenizer | None = None
-        self._scorer: PairScorer | None = None
-        self._listwise: ListwiseScorer | None = None
-        self.architecture: Architecture | None = None
+        self._loaded: LoadedModel | None = None
         if not lazy:
             self.load()
 
@@ -161,6 +136,14 @@ class Reranker:
             return f"Reranker({self.model_name!r}, backend={self.backend!r}, dtype={self.precision!r})"
         return f"Reranker({self.model_name!r}, device={str(self.device)!r}, dtype={self.dtype})"
 
+    # Read-only settings: the plan's value once loaded; before, the resolved or requested one.
+    device: _PlanSetting[torch.device] = _PlanSetting()
+    dtype: _PlanSetting[torch.dtype] = _PlanSetting()
+    attn_implementation: _PlanSetting[str] = _PlanSetting()
+    packed: _PlanSetting[bool | None] = _PlanSetting()
+    cuda_graphs: _PlanSetting[bool | None] = _PlanSetting()
+    fused_norms: _PlanSetting[bool | None] = _PlanSetting()
+
     # ------------------------------------------------------------------ loading
 
     def load(self) -> Reranker:
@@ -168,148 +151,84 @@ class Reranker:
         if self.is_loaded:
             return self
         with self._load_lock:
-            if self.is_loaded:
-                return self
-            folder = resolve_checkpoint(
-                self.model_name,
-                revision=self.revision,
-                cache_dir=self.cache_dir,
-                local_files_only=self.local_files_only,
-                token=self._token,
-            )
-            self.architecture = detect_architecture(read_config(folder))
-            if self.architecture is Architecture.JINA_V3:
-                if self.precision is not None:
-                    raise ValueError(
-                        f"backend={self.backend!r} is not available for jina-reranker-v3 yet; use backend='torch'."
-                    )
-                self._load_listwise(folder)
-                return self
-            cross_encoder = load_cross_encoder(
-                folder,
-                self.architecture,
-                device=self.device,
-                dtype=self.dtype,
-                attn_implementation=self.attn_implementation,
-                trust_remote_code=self.trust_remote_code,
-            )
-            self._tokenizer = PairTokenizer(cross_encoder.tokenizer)
-            self.packed = self._decide_packing(cross_encoder)
-            self.fused_norms = self._decide_fused_norms(cross_encoder)
-            self.cuda_graphs = self._decide_cuda_graphs(cross_encoder)
-            self.attn_implementation = cross_encoder.model.config._attn_implementation
-            self._cross_encoder = cross_encoder
-            runner = None
-            if self.precision is not None:
-                runner = backends.load_runner(
-                    self.backend,
-                    self.precision,
-                    folder=folder,
-                    model_name=self.model_name,
-                    architecture=self.architecture,
-                    cross_encoder=cross_encoder,
+            if not self.is_loaded:
+                folder = resolve_checkpoint(
+                    self.model_name,
+                    revision=self.revision,
+                    cache_dir=self.cache_dir,
+                    local_files_only=self.local_files_only,
+                    token=self._token,
                 )
-            self._scorer = PairScorer(
-                cross_encoder, self._tokenizer.pad_token_id, self.token_budget, self.packed, runner=runner
-            )
+                self._loaded = load_model(
+                    folder,
+                    model_name=self.model_name,
+                    requested=self.requested,
+                    machine=self._machine,
+                    spec=self.spec,
+                    allow_long_context=self.allow_long_context,
+                    trust_remote_code=self.trust_remote_code,
+                )
         return self
 
-    def _load_listwise(self, folder: Path) -> None:
-        """jina-reranker-v3: always packed (no padding); CUDA graphs and fused LayerNorms do not apply."""
-        for name in ("cuda_graphs", "fused_norms"):
-            if getattr(self, name):
-                raise ValueError(f"{name}=True is not available for jina-reranker-v3 (listwise); leave it None.")
-        if self.packed is False:
-            raise ValueError("jina-reranker-v3 always runs its blocks packed; leave packed=None.")
-        self._listwise = load_listwise_scorer(
-            folder, device=self.device, dtype=self.dtype, token_budget=self.token_budget
-        )
-        self.packed, self.cuda_graphs, self.fused_norms = True, False, False
-        self.attn_implementation = qwen3_listwise.ATTENTION_IMPLEMENTATION
+    @property
+    def plan(self) -> ExecutionPlan | None:
+        """The ``ExecutionPlan`` the loaded model runs; ``None`` until loaded."""
+        return self._loaded.plan if self._loaded else None
 
-    def _decide_packing(self, cross_encoder: CrossEncoder) -> bool:
-        module = cross_encoder[0]
-        if not isinstance(module, NativeTransformer):
-            if self.packed:
-                raise ValueError(
-                    f"packed=True needs one of Jina's native architectures; {self.model_name} loads as a "
-                    "generic cross-encoder. Use packed=None or False."
-                )
-            return False
-        if self.packed is not None:
-            return self.packed
-        return module.packing_pays_off(self.device, self.dtype)
-
-    def _decide_fused_norms(self, cross_encoder: CrossEncoder) -> bool:
-        module = cross_encoder[0]
-        possible = isinstance(module, NativeTransformer) and fusion.available(self.device)
-        if self.fused_norms and not possible:
-            raise ValueError(
-                "fused_norms=True needs one of Jina's native architectures on a CUDA device with Triton "
-                f"installed; {self.model_name} on {self.device} has no fused kernel."
-            )
-        enabled = possible if self.fused_norms is None else self.fused_norms
-        if enabled:
-            module.use_fused_norms()
-        return enabled
-
-    def _decide_cuda_graphs(self, cross_encoder: CrossEncoder) -> bool:
-        module = cross_encoder[0]
-        possible = self.packed and self.device.type == "cuda" and module.packing_pays_off(self.device, self.dtype)
-        if self.cuda_graphs and not possible:
-            raise ValueError(
-                "cuda_graphs=True needs packed batches on a CUDA device with a variable-length kernel "
-                "(half precision; see packed=)."
-            )
-        enabled = possible if self.cuda_graphs is None else self.cuda_graphs
-        if enabled:
-            module.use_cuda_graphs(self._tokenizer.pad_token_id)
-        return enabled
+    @property
+    def architecture(self) -> Architecture | None:
+        """The model family, known once loaded."""
+        return self._loaded.architecture if self._loaded else None
 
     @property
     def is_loaded(self) -> bool:
-        return self._scorer is not None or self._listwise is not None
+        return self.plan is not None
 
     @property
     def is_listwise(self) -> bool:
         """Whether this is jina-reranker-v3 (documents scored together in one prompt; loads the model)."""
-        return self._listwise_part() is not None
-
-    def _listwise_part(self) -> ListwiseScorer | None:
         self.load()
-        return self._listwise
+        assert self._loaded is not None
+        return self._loaded.listwise is not None
+
+    @property
+    def pipeline(self) -> PairwisePipeline:
+        """The cross-encoder's windows, batches and scorer (loads the model if needed)."""
+        if self.is_listwise:
+            raise ValueError(f"{self.model_name} is jina-reranker-v3 (listwise), which scores no windows.")
+        assert self._loaded is not None and self._loaded.pipeline is not None
+        return self._loaded.pipeline
 
     @property
     def listwise_scorer(self) -> ListwiseScorer:
         """jina-reranker-v3's model, tokenizer and block algorithm (loads the model if needed)."""
-        scorer = self._listwise_part()
-        if scorer is None:
+        if not self.is_listwise:
             raise ValueError(f"{self.model_name} is a cross-encoder, not jina-reranker-v3; use .cross_encoder.")
-        return scorer
+        assert self._loaded is not None and self._loaded.listwise is not None
+        return self._loaded.listwise
 
     @property
     def model(self) -> torch.nn.Module:
         """The torch module that scores, for every model family (loads the model if needed)."""
-        listwise = self._listwise_part()
-        return listwise.model if listwise is not None else self.cross_encoder.model
+        module = self.listwise_scorer.model if self.is_listwise else self.cross_encoder.model
+        assert isinstance(module, torch.nn.Module)
+        return module
 
     @property
     def tokenizer(self) -> PreTrainedTokenizerBase:
         """The Hugging Face tokenizer the model reads with, for every model family (loads the model if needed)."""
-        listwise = self._listwise_part()
-        return listwise.tokenizer if listwise is not None else self.cross_encoder.tokenizer
+        return self.listwise_scorer.tokenizer if self.is_listwise else self.cross_encoder.tokenizer
 
     @property
     def cross_encoder(self) -> CrossEncoder:
         """The underlying ``sentence_transformers.CrossEncoder`` (loads the model if needed)."""
-        self.load()
-        if self._listwise is not None:
+        if self.is_listwise:
             raise ValueError(
                 f"{self.model_name} is jina-reranker-v3 (listwise), which no CrossEncoder can run; "
                 "use .listwise_scorer."
             )
-        assert self._cross_encoder is not None
-        return self._cross_encoder
+        assert self._loaded is not None and self._loaded.cross_encoder is not None
+        return self._loaded.cross_encoder
 
     @property
     def max_length(self) -> int:
@@ -319,42 +238,7 @@ class Reranker:
         """
         if self.spec is not None:
             return self.spec.context_length
-        if self._listwise_part() is not None:
-            return self.listwise_scorer.model_max_length
-        tokenizer_limit = self.cross_encoder.tokenizer.model_max_length
-        return min(tokenizer_limit, self._hard_max_length or tokenizer_limit)
-
-    @property
-    def _hard_max_length(self) -> int | None:
-        """Longest pair that fits the position table, or for ALiBi the trained length (``None``: no limit)."""
-        config = self.cross_encoder.config
-        if self.architecture is Architecture.JINA_BERT and self.allow_long_context:
-            return None
-        positions = getattr(config, "max_position_embeddings", None)
-        if positions is None:
-            return None
-        if config.model_type in {"roberta", "xlm-roberta", "camembert", "xlm-roberta-xl"}:
-            return positions - config.pad_token_id - 1
-        return positions
-
-    def _parts(self) -> tuple[PairTokenizer, PairScorer]:
-        self.load()
-        assert self._tokenizer is not None and self._scorer is not None
-        return self._tokenizer, self._scorer
-
-    def _check_max_length(self, max_length: int, minimum: int) -> int:
-        validation.check_positive_int("max_length", max_length, allow_none=False)
-        hard = self._hard_max_length
-        if hard is not None and max_length > hard:
-            hint = (
-                " Reranker(..., allow_long_context=True) lets ALiBi extrapolate beyond it."
-                if self.architecture is Architecture.JINA_BERT
-                else ""
-            )
-            raise ValueError(f"max_length={max_length} exceeds what {self.model_name} can take ({hard} tokens).{hint}")
-        if max_length < minimum:
-            raise ValueError(f"max_length={max_length} is too small: a pair needs at least {minimum} tokens.")
-        return max_length
+        return self.listwise_scorer.model_max_length if self.is_listwise else self.pipeline.limits.max_length
 
     # ------------------------------------------------------------------ compute_score
 
@@ -398,18 +282,11 @@ class Reranker:
         validation.check_positive_int("max_length", max_length)
         if not pairs:
             return []
-        if self._listwise_part() is not None:
-            details = self._score_many_listwise(
-                [(q, [d]) for q, d in pairs], None, max_length, None, None, None, batch_size
-            )
+        if self.is_listwise:
+            details = self._score_listwise([(q, [d]) for q, d in pairs], max_length=max_length, batch_size=batch_size)
             scores = [result.scores[0] for result in details]
-            return scores[0] if single else scores
-        tokenizer, scorer = self._parts()
-        limit = self._check_max_length(
-            self.max_length if max_length is None else max_length, tokenizer.template.num_special_tokens + 2
-        )
-        encoded = tokenizer.encode_pairs([q for q, _ in pairs], [d for _, d in pairs], limit)
-        scores = scorer.score(encoded, batch_size, self._progress(show_progress_bar))
+        else:
+            scores = self.pipeline.compute_score(pairs, max_length, batch_size, self._progress(show_progress_bar))
         return scores[0] if single else scores
 
     # ------------------------------------------------------------------ rerank
@@ -501,154 +378,31 @@ class Reranker:
         (so ``total_tokens`` counts every prompt token once), and blocks share forwards.
         """
         # Requests without documents are answered without loading the model (the architecture can wait).
-        if self.is_loaded or _has_documents(requests):
-            if self._listwise_part() is not None:
-                return self._score_many_listwise(
-                    requests, max_query_length, max_length, max_doc_length, overlap, instruction, batch_size
-                )
-            for name, value in (("max_doc_length", max_doc_length), ("instruction", instruction)):
-                if value is not None:
-                    raise ValueError(
-                        f"{name} applies to jina-reranker-v3 only; {self.model_name} scores windows "
-                        "(use max_length / max_query_length / overlap)."
-                    )
-        overlap = _DEFAULT_OVERLAP if overlap is None else overlap
-        checked = [(validation.check_query(q), validation.check_documents(d)) for q, d in requests]
-        validation.check_rerank_options(
-            max_length=max_length, max_query_length=max_query_length, overlap=overlap, batch_size=batch_size
-        )
-        if not any(documents for _, documents in checked):
-            return [DocumentScores([], []) for _ in checked]
-        tokenizer, scorer = self._parts()
-        max_length, max_query_length = self._window_limits(max_length, max_query_length)
-
-        pairs: list[EncodedPair] = []
-        owners: list[tuple[int, int]] = []
-
-        def chunks() -> Iterator[list[EncodedPair]]:
-            for chunk in self._document_chunks(checked, pipelined=scorer.pipelines_tokenization):
-                chunk_pairs: list[EncodedPair] = []
-                for request_index, positions in chunk:
-                    query, documents = checked[request_index]
-                    windows = self._windows(
-                        tokenizer,
-                        query,
-                        documents[positions.start : positions.stop],
-                        max_length,
-                        max_query_length,
-                        overlap,
-                    )
-                    for position, pair in windows:
-                        chunk_pairs.append(pair)
-                        owners.append((request_index, positions.start + position))
-                pairs.extend(chunk_pairs)
-                yield chunk_pairs
-
-        chunk_scores = scorer.score_chunks(chunks(), batch_size, self._progress(show_progress_bar))
-        window_scores = [score for scores in chunk_scores for score in scores]
-
-        best = [[float("-inf")] * len(documents) for _, documents in checked]
-        windows: list[list[ScoredWindow]] = [[] for _ in checked]
-        for (request_index, position), pair, score in zip(owners, pairs, window_scores):
-            best[request_index][position] = max(best[request_index][position], score)
-            windows[request_index].append(ScoredWindow(position, pair.input_ids, score))
-        logger.debug("Scored %d requests as %d windows of at most %d tokens", len(checked), len(pairs), max_length)
-        return [DocumentScores(b, w) for b, w in zip(best, windows)]
-
-    @staticmethod
-    def _document_chunks(
-        requests: Sequence[tuple[str, Sequence[str]]], pipelined: bool
-    ) -> list[list[tuple[int, range]]]:
-        """Documents of all requests in the order they are tokenized: ``(request, positions)`` per chunk.
-
-        One chunk holds everything unless ``pipelined``; then growing chunks let the GPU score one
-        chunk while the next is tokenized (``batching.pipeline_chunks``).
-        """
-        # Each request's documents occupy [starts[i], starts[i + 1]) of one flat sequence; a chunk is a
-        # span of that sequence, cut back into per-request ranges.
-        starts = list(itertools.accumulate((len(documents) for _, documents in requests), initial=0))
-        spans = pipeline_chunks(starts[-1]) if pipelined else [range(starts[-1])]
-        chunks: list[list[tuple[int, range]]] = []
-        for span in spans:
-            chunk: list[tuple[int, range]] = []
-            for index, (first, end) in enumerate(itertools.pairwise(starts)):
-                low, high = max(span.start, first), min(span.stop, end)
-                if low < high:
-                    chunk.append((index, range(low - first, high - first)))
-            chunks.append(chunk)
-        return chunks
-
-    @staticmethod
-    def _windows(
-        tokenizer: PairTokenizer,
-        query: str,
-        documents: list[str],
-        max_length: int,
-        max_query_length: int,
-        overlap: int,
-    ) -> list[tuple[int, EncodedPair]]:
-        """Jina's windows of every document: ``(document position, model input)`` in document order."""
-        if not documents:
-            return []
-        query_budget = max_query_length - tokenizer.num_single_special_tokens
-        if query_budget < 1:
-            raise ValueError(f"max_query_length={max_query_length} leaves no room for the query's tokens.")
-        # Only the query's head is tokenized: a huge query costs no more than a short one.
-        query_ids = tokenizer.head_ids([query], query_budget)[0][0]
-        document_ids = tokenizer.encode_texts(documents)
-        window = window_length(max_length, len(query_ids), tokenizer.template.num_special_tokens)
-        if window < 1:
-            raise ValueError(f"max_length={max_length} leaves no room for the document after the query.")
-        stride_overlap = effective_overlap(overlap, window)
-        return [
-            (position, tokenizer.build(query_ids, piece))
-            for position, tokens in enumerate(document_ids)
-            for piece in split_windows(tokens, window, stride_overlap)
-        ]
-
-    def _window_limits(self, max_length: int | None, max_query_length: int | None) -> tuple[int, int]:
-        """Fill in the defaults of ``rerank``: the model's window size, and half of it for the query."""
-        if max_length is None:
-            default = self.spec.rerank_max_length if self.spec else _DEFAULT_RERANK_MAX_LENGTH
-            max_length = min(default, self.max_length)
-        if max_query_length is None:
-            default = self.spec.rerank_max_query_length if self.spec else _DEFAULT_MAX_QUERY_LENGTH
-            max_query_length = min(default, max_length // 2)
-        validation.check_window_sizes(max_length, max_query_length)
-        self._check_max_length(max_length, 1)
-        return max_length, max_query_length
-
-    def _score_many_listwise(
-        self,
-        requests: Sequence[tuple[str, Sequence[str]]],
-        max_query_length: int | None,
-        max_length: int | None,
-        max_doc_length: int | None,
-        overlap: int | None,
-        instruction: str | None,
-        batch_size: int | None,
-    ) -> list[DocumentScores]:
-        """jina-reranker-v3's ``rerank`` for each request (see ``rerank``), as ``DocumentScores``."""
-        checked = [(validation.check_query(q), validation.check_documents(d)) for q, d in requests]
-        if overlap is not None:
-            raise ValueError(
-                "overlap does not apply to jina-reranker-v3: it reads whole documents (cut to max_doc_length "
-                "tokens) in one listwise prompt, without windows. Leave overlap=None."
+        if not (self.is_loaded or _has_documents(requests)):
+            return [
+                DocumentScores([], [])
+                for _ in check_requests(requests, max_length, max_query_length, overlap, batch_size)
+            ]
+        if self.is_listwise:
+            return self._score_listwise(
+                requests,
+                max_query_length=max_query_length,
+                max_length=max_length,
+                max_doc_length=max_doc_length,
+                overlap=overlap,
+                instruction=instruction,
+                batch_size=batch_size,
             )
-        if instruction is not None and not isinstance(instruction, str):
-            raise TypeError(f"instruction must be a str or None, got {type(instruction).__name__}.")
-        validation.check_positive_int("batch_size", batch_size)
-        doc_limit = listwise_document_limit(max_length, max_doc_length, self.spec)
-        query_limit = validation.check_positive_int("max_query_length", max_query_length)
-        scorer = self.listwise_scorer
-        results = scorer.score_many(
-            checked,
-            max_query_length=query_limit or listwise.DEFAULT_MAX_QUERY_LENGTH,
-            max_doc_length=doc_limit,
-            instruction=instruction,
-            max_blocks_per_forward=batch_size,
+        progress = self._progress(show_progress_bar)
+        only_v3 = {"max_doc_length": max_doc_length, "instruction": instruction}
+        return self.pipeline.score_many(requests, max_length, max_query_length, overlap, batch_size, progress, only_v3)
+
+    def _score_listwise(self, requests: Sequence[tuple[str, Sequence[str]]], **options: Any) -> list[DocumentScores]:
+        defaults = {"max_query_length": None, "max_doc_length": None, "overlap": None, "instruction": None}
+        default_doc_length = self.spec.rerank_max_length if self.spec else listwise_prompt.DEFAULT_MAX_DOC_LENGTH
+        return score_listwise_requests(
+            self.listwise_scorer, requests, **(defaults | options), default_doc_length=default_doc_length
         )
-        return [listwise_document_scores(result) for result in results]
 
     def _progress(self, show_progress_bar: bool | None) -> bool:
         return self.show_progress_bar if show_progress_bar is None else show_progress_bar
@@ -659,30 +413,3 @@ def _has_documents(requests: Sequence[tuple[str, Sequence[str]]]) -> bool:
         isinstance(documents, Sequence) and not isinstance(documents, (str, bytes)) and len(documents) > 0
         for _, documents in requests
     )
-
-
-def listwise_document_limit(max_length: int | None, max_doc_length: int | None, spec: ModelSpec | None) -> int:
-    """jina-reranker-v3's per-document token limit: ``max_doc_length``, or ``max_length`` as its alias."""
-    validation.check_positive_int("max_doc_length", max_doc_length)
-    validation.check_positive_int("max_length", max_length)
-    if max_length is not None and max_doc_length is not None and max_length != max_doc_length:
-        raise ValueError(
-            f"max_length={max_length} and max_doc_length={max_doc_length} disagree: for jina-reranker-v3 both "
-            "name the per-document token limit; pass one."
-        )
-    limit = max_doc_length if max_doc_length is not None else max_length
-    if limit is not None:
-        return limit
-    return spec.rerank_max_length if spec is not None else listwise.DEFAULT_MAX_DOC_LENGTH
-
-
-def listwise_document_scores(result: ListwiseScores) -> DocumentScores:
-    """A listwise result as ``DocumentScores``: one window per document, the prompt tokens up to its marker."""
-    windows: list[ScoredWindow] = []
-    for block in result.blocks:
-        spans = listwise.marker_spans(block.document_positions, len(block.input_ids))
-        for document_index, span in zip(block.document_indices, spans):
-            windows.append(
-                ScoredWindow(document_index, block.input_ids[span.start : span.stop], result.scores[document_index])
-            )
-    return DocumentScores(list(result.scores), windows)

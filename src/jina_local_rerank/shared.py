@@ -11,7 +11,7 @@ import threading
 
 import torch
 
-from jina_local_rerank.registry import default_model
+from jina_local_rerank.models.registry import default_model
 from jina_local_rerank.reranker import Reranker
 
 _CACHE: dict[tuple[object, ...], Reranker] = {}

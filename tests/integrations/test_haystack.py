@@ -113,7 +113,7 @@ def test_empty_input_documents_without_content_and_bad_items():
 def test_warm_up_is_idempotent_and_shares_the_model():
     first, second = _ranker(), _ranker(top_k=2)
     first.warm_up()
-    loaded = first._reranker
+    loaded = first.reranker
     first.warm_up()
     second.warm_up()
-    assert first._reranker is loaded is second._reranker
+    assert first.reranker is loaded is second.reranker

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from jina_local_rerank.conversion import weights_digest
+from jina_local_rerank.backends.conversion import weights_digest
 
 logger = logging.getLogger(__name__)
 

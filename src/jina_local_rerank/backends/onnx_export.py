@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from jina_local_rerank.architectures.jina_bert import JinaBertForSequenceClassification, JinaBertSelfAttention
 from jina_local_rerank.backends.extras import require
+from jina_local_rerank.models.architectures.jina_bert import JinaBertForSequenceClassification, JinaBertSelfAttention
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class JinaBertGraph(nn.Module):
         hidden = bert.embeddings(input_ids, torch.zeros_like(input_ids))
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         distance = (positions[None, :] - positions[:, None]).abs().to(hidden.dtype)
-        slopes: torch.Tensor = bert.alibi_slopes  # type: ignore[assignment]
+        slopes: torch.Tensor = bert.alibi_slopes
         alibi = -slopes.to(hidden.dtype)[:, None, None] * distance[None]
         padding = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
         mask = alibi[None] + padding

@@ -13,14 +13,12 @@ from jina_local_rerank.backends import onnx_export, quantization
 from jina_local_rerank.backends.export_cache import ExportKey, cached_export, checkpoint_revision
 from jina_local_rerank.backends.extras import require
 from jina_local_rerank.backends.runners import OnnxRuntimeRunner, OpenVinoRunner, Runner
-from jina_local_rerank.checkpoint import Architecture
-from jina_local_rerank.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
+from jina_local_rerank.models.checkpoint import Architecture
+from jina_local_rerank.runtime.plan import backend_precision
+from jina_local_rerank.text.examples import MODEL_CARD_DOCUMENTS, MODEL_CARD_QUERY
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "onnx", "openvino")
-PRECISIONS = {"onnx": ("float32", "int8"), "openvino": ("float32", "bfloat16", "int8")}
-_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "qint8": "int8"}
 _OPENVINO_HINTS = {"float32": "f32", "bfloat16": "bf16", "int8": "f32"}
 _EXTRAS = {"onnx": ("onnxruntime",), "openvino": ("openvino",)}
 
@@ -30,19 +28,9 @@ def check_backend(backend: str, dtype: str | torch.dtype | None, device: str | t
 
     Also imports the backend's runtime, so a missing extra is reported before anything loads.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, not {backend!r}.")
-    if backend == "torch":
+    precision = backend_precision(backend, dtype, device)
+    if backend == "torch" or precision is None:
         return None
-    if device is not None and torch.device(device).type != "cpu":
-        raise ValueError(f"backend={backend!r} runs on the CPU; device={str(device)!r} needs backend='torch'.")
-    if isinstance(dtype, torch.dtype):
-        dtype = str(dtype).removeprefix("torch.")
-    precision = _ALIASES.get(dtype or "float32", dtype or "float32")
-    if precision not in PRECISIONS[backend]:
-        raise ValueError(
-            f"backend={backend!r} runs at {', '.join(PRECISIONS[backend])}; dtype={dtype!r} is not one of them."
-        )
     for module in _EXTRAS[backend]:
         require(module, backend)
     if backend == "openvino" and precision == "int8":
@@ -72,7 +60,7 @@ def load_runner(
 
     def build_fp32(target: Path) -> None:
         if architecture is Architecture.JINA_V2:
-            from jina_local_rerank.conversion import native_v2_model
+            from jina_local_rerank.backends.conversion import native_v2_model
 
             model = native_v2_model(folder)
         else:

@@ -17,7 +17,7 @@ from jina_local_rerank.jobs.checks import check_schema
 from jina_local_rerank.jobs.errors import JobInputError
 from jina_local_rerank.jobs.scoring import load_reranker, with_scores
 from jina_local_rerank.jobs.spec import ModelSettings, ScoringColumns
-from jina_local_rerank.registry import default_model
+from jina_local_rerank.models.registry import default_model
 
 # What a row of a failing batch shows in the error (each value cut to this many characters).
 _SHOWN_CHARS = 60

@@ -18,7 +18,8 @@ from ray import serve
 from ray.serve import Application
 from ray.serve.deployment import Deployment
 
-from jina_local_rerank.reranker import DocumentScores, Reranker
+from jina_local_rerank.reranker import Reranker
+from jina_local_rerank.results import DocumentScores
 from jina_local_rerank.server import ServerLimits, create_app
 from jina_local_rerank.server.batcher import Overloaded
 

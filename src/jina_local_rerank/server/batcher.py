@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from jina_local_rerank.reranker import DocumentScores, Reranker
+from jina_local_rerank.reranker import Reranker
+from jina_local_rerank.results import DocumentScores
 
 logger = logging.getLogger(__name__)
 

@@ -63,12 +63,6 @@ class TooLarge(ApiError):
     status = 413
 
 
-class ReadTimedOut(ApiError):
-    """The client did not send its whole body within the read timeout."""
-
-    status = 408
-
-
 class Busy(ApiError):
     """The model's queue is full: try again shortly."""
 

@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from jina_local_rerank import listwise
 from jina_local_rerank.reranker import Reranker
 from jina_local_rerank.server.errors import InvalidRequest, ModelNotServed
-from jina_local_rerank.tokenization import PairTokenizer
+from jina_local_rerank.text import listwise_prompt as listwise
+from jina_local_rerank.text.tokenization import PairTokenizer
 
 
 def served_names(reranker: Reranker) -> list[str]:
@@ -35,8 +35,10 @@ class ServedModel:
 
     @property
     def description(self) -> str:
+        """``name (device, dtype) [plan]``: the execution plan once the model is loaded."""
         dtype = str(self.reranker.dtype).removeprefix("torch.")
-        return f"{self.name} ({self.reranker.device}, {dtype})"
+        plan = self.reranker.plan
+        return f"{self.name} ({self.reranker.device}, {dtype})" + (f" [{plan.describe()}]" if plan else "")
 
     def prepare_counter(self) -> PairTokenizer:
         """The private tokenizer copy; made at startup, before any scoring can use the original."""

@@ -105,13 +105,6 @@ class CohereV2RerankResponse(BaseModel):
     meta: dict[str, Any]
 
 
-class ErrorBody(BaseModel):
-    """Every error: ``detail`` is a message, or for 422 a list of ``{loc, msg, type}``; never the input."""
-
-    detail: str | list[dict[str, Any]]
-    request_id: str | None = None
-
-
 def request_body_schema(model: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI ``requestBody`` for a route that reads its body itself (strict JSON first, then ``model``)."""
     schema = model.model_json_schema()

@@ -11,7 +11,8 @@ from typing import Any
 
 from fastapi import Request
 
-from jina_local_rerank.reranker import DocumentScores, Reranker
+from jina_local_rerank.reranker import Reranker
+from jina_local_rerank.results import DocumentScores
 from jina_local_rerank.server.batcher import DynamicBatcher, Overloaded, RequestBatcher
 from jina_local_rerank.server.errors import Busy, ClientGone, DeadlineExceeded, TooLarge
 from jina_local_rerank.server.metrics import ServerMetrics

@@ -16,8 +16,8 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from jina_local_rerank import DEFAULT_MODEL, Reranker, shared_reranker, validation
-from jina_local_rerank.hardware import setting_text
+from jina_local_rerank import DEFAULT_MODEL, Reranker, setting_text, shared_reranker, validation
+from jina_local_rerank.options import DEFAULT_TOP_N, OPTION_HELP
 
 dispatcher = get_dispatcher(__name__)
 
@@ -37,26 +37,24 @@ class JinaLocalRerank(BaseNodePostprocessor):
     to ``max_length`` tokens, 2048 by default, and ``overlap`` does not apply).
 
     Unknown options are refused (``top_k=5`` names ``top_n``), never silently ignored; every
-    option is checked at construction with ``jina_local_rerank.validation``.
+    option is checked at construction with ``jina_local_rerank.text.validation``.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(default=DEFAULT_MODEL, description="Hub id or local folder of the reranker.")
-    top_n: int = Field(default=3, ge=1, description="Number of nodes to return, best first.")
-    device: str | None = Field(default=None, description="cpu, cuda, cuda:1, mps; None picks the best.")
-    dtype: str | None = Field(default=None, description="float32, bfloat16 or float16; None picks the best.")
-    max_length: int | None = Field(default=None, ge=1, description="Tokens per window, query included.")
-    max_query_length: int | None = Field(default=None, ge=1, description="Tokens kept of the query.")
-    overlap: int | None = Field(
-        default=None, ge=0, description="Tokens shared by neighbouring windows (None: 80; not for v3)."
-    )
-    batch_size: int | None = Field(default=None, ge=1, description="Windows per batch; None uses a token budget.")
+    model: str = Field(default=DEFAULT_MODEL, description=OPTION_HELP["model"])
+    top_n: int = Field(default=DEFAULT_TOP_N, ge=1, description="Number of nodes to return, best first.")
+    device: str | None = Field(default=None, description=OPTION_HELP["device"])
+    dtype: str | None = Field(default=None, description=OPTION_HELP["dtype"])
+    max_length: int | None = Field(default=None, ge=1, description=OPTION_HELP["max_length"])
+    max_query_length: int | None = Field(default=None, ge=1, description=OPTION_HELP["max_query_length"])
+    overlap: int | None = Field(default=None, ge=0, description=OPTION_HELP["overlap"])
+    batch_size: int | None = Field(default=None, ge=1, description=OPTION_HELP["batch_size"])
     keep_retrieval_score: bool = Field(
         default=False, description="Keep the retriever's score in the node's metadata under 'retrieval_score'."
     )
-    local_files_only: bool | None = Field(default=None, description="Never contact the hub (None: HF_HUB_OFFLINE).")
-    backend: str = Field(default="torch", description="torch, onnx or openvino (CPU runtimes).")
+    local_files_only: bool | None = Field(default=None, description=OPTION_HELP["local_files_only"])
+    backend: str = Field(default="torch", description=OPTION_HELP["backend"])
 
     _reranker: Reranker = PrivateAttr()
 

@@ -88,6 +88,11 @@ class JinaLocalRanker:
     def _get_telemetry_data(self) -> dict[str, Any]:
         return {"model": self.model}
 
+    @property
+    def reranker(self) -> Reranker | None:
+        """The shared ``Reranker`` this component scores with (``None`` until ``warm_up``)."""
+        return self._reranker
+
     def warm_up(self) -> None:
         """Load the model (idempotent)."""
         if self._reranker is not None:
