@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jina_local_rerank import DEFAULT_MODEL, Reranker, setting_text, shared_reranker
+from jina_local_rerank import Reranker, default_model, setting_text, shared_reranker
 from jina_local_rerank.options import OPTION_HELP
 
 
@@ -15,7 +15,7 @@ class ModelSettings(BaseModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
-    model: str = Field(default=DEFAULT_MODEL, description=OPTION_HELP["model"])
+    model: str = Field(default_factory=default_model, description=OPTION_HELP["model"])
     device: str | None = Field(default=None, description=OPTION_HELP["device"])
     dtype: str | None = Field(default=None, description=OPTION_HELP["dtype"])
     local_files_only: bool | None = Field(default=None, description=OPTION_HELP["local_files_only"])

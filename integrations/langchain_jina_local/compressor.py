@@ -9,7 +9,7 @@ from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
 from pydantic import Field, ValidationInfo, field_validator
 
-from jina_local_rerank import validation
+from jina_local_rerank import local_model_advice, validation
 from jina_local_rerank.options import DEFAULT_TOP_N, OPTION_HELP
 from langchain_jina_local._settings import ModelSettings
 
@@ -68,15 +68,16 @@ class JinaLocalRerank(ModelSettings, BaseDocumentCompressor):
                 texts.append(document)
             else:
                 raise TypeError(f"documents[{position}] must be a str or Document, got {type(document).__name__}.")
-        results = self.core.rerank(
-            query,
-            texts,
-            top_n=top_n if top_n is not None else self.top_n,
-            max_query_length=self.max_query_length,
-            max_length=self.max_length,
-            overlap=self.overlap,
-            batch_size=self.batch_size,
-        )
+        with local_model_advice("JinaLocalRerank(model='{path}')"):
+            results = self.core.rerank(
+                query,
+                texts,
+                top_n=top_n if top_n is not None else self.top_n,
+                max_query_length=self.max_query_length,
+                max_length=self.max_length,
+                overlap=self.overlap,
+                batch_size=self.batch_size,
+            )
         return [{"index": r.index, SCORE_KEY: r.relevance_score} for r in results]
 
     # No acompress_documents: BaseDocumentCompressor's already runs compress_documents in a worker thread.

@@ -10,7 +10,7 @@ from typing import Any
 from langchain_core.cross_encoders import BaseCrossEncoder
 from pydantic import Field, ValidationInfo, field_validator
 
-from jina_local_rerank import validation
+from jina_local_rerank import local_model_advice, validation
 from langchain_jina_local._settings import ModelSettings
 
 
@@ -29,5 +29,6 @@ class JinaLocalCrossEncoder(ModelSettings, BaseCrossEncoder):
         pairs = validation.check_pairs(text_pairs, name="text_pairs")
         if not pairs:
             return []
-        scores = self.core.compute_score(pairs, max_length=self.max_length, batch_size=self.batch_size)
+        with local_model_advice("JinaLocalCrossEncoder(model='{path}')"):
+            scores = self.core.compute_score(pairs, max_length=self.max_length, batch_size=self.batch_size)
         return scores if isinstance(scores, list) else [scores]

@@ -23,6 +23,7 @@ _EXPORTS = {
     "InvalidArgumentError": "jina_local_rerank.errors",
     "JinaLocalRerankError": "jina_local_rerank.errors",
     "ModelNotAvailableError": "jina_local_rerank.errors",
+    "local_model_advice": "jina_local_rerank.errors",
     "DEFAULT_MODEL": "jina_local_rerank.models.registry",
     "KNOWN_MODELS": "jina_local_rerank.models.registry",
     "MODEL_ENV": "jina_local_rerank.models.registry",
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         InvalidArgumentError,
         JinaLocalRerankError,
         ModelNotAvailableError,
+        local_model_advice,
     )
     from jina_local_rerank.models.registry import DEFAULT_MODEL, KNOWN_MODELS, MODEL_ENV, ModelSpec, default_model
     from jina_local_rerank.reranker import Reranker
@@ -75,6 +77,7 @@ __all__ = [
     "clear_shared_rerankers",
     "convert",
     "default_model",
+    "local_model_advice",
     "setting_text",
     "shared_reranker",
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class JinaLocalRerankError(Exception):
     """Base class of this package's own errors."""
@@ -48,3 +51,15 @@ class InvalidArgumentError(JinaLocalRerankError, ValueError):
 
     Raised before any model work, by the core and by every adapter (``jina_local_rerank.text.validation``).
     """
+
+
+@contextmanager
+def local_model_advice(terms: str) -> Iterator[None]:
+    """Re-word a ``ModelNotAvailableError`` raised inside to advise a local folder as ``terms``.
+
+    Adapters wrap their calls into the core with it: ``with local_model_advice("MyRanker(model='{path}')")``.
+    """
+    try:
+        yield
+    except ModelNotAvailableError as exc:
+        raise exc.in_terms_of(terms) from exc

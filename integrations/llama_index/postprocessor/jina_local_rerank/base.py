@@ -16,7 +16,7 @@ from llama_index.core.instrumentation.events.rerank import ReRankEndEvent, ReRan
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 
-from jina_local_rerank import DEFAULT_MODEL, Reranker, setting_text, shared_reranker, validation
+from jina_local_rerank import Reranker, default_model, local_model_advice, setting_text, shared_reranker, validation
 from jina_local_rerank.options import DEFAULT_TOP_N, OPTION_HELP
 
 dispatcher = get_dispatcher(__name__)
@@ -42,7 +42,7 @@ class JinaLocalRerank(BaseNodePostprocessor):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: str = Field(default=DEFAULT_MODEL, description=OPTION_HELP["model"])
+    model: str = Field(default_factory=default_model, description=OPTION_HELP["model"])
     top_n: int = Field(default=DEFAULT_TOP_N, ge=1, description="Number of nodes to return, best first.")
     device: str | None = Field(default=None, description=OPTION_HELP["device"])
     dtype: str | None = Field(default=None, description=OPTION_HELP["dtype"])
@@ -150,15 +150,16 @@ class JinaLocalRerank(BaseNodePostprocessor):
 
     def _rerank(self, nodes: list[NodeWithScore], query: str) -> list[NodeWithScore]:
         texts = [item.node.get_content(metadata_mode=MetadataMode.EMBED) for item in nodes]
-        results = self._reranker.rerank(
-            query,
-            texts,
-            top_n=self.top_n,
-            max_query_length=self.max_query_length,
-            max_length=self.max_length,
-            overlap=self.overlap,
-            batch_size=self.batch_size,
-        )
+        with local_model_advice("JinaLocalRerank(model='{path}')"):
+            results = self._reranker.rerank(
+                query,
+                texts,
+                top_n=self.top_n,
+                max_query_length=self.max_query_length,
+                max_length=self.max_length,
+                overlap=self.overlap,
+                batch_size=self.batch_size,
+            )
         return [NodeWithScore(node=self._output_node(nodes[r.index]), score=r.relevance_score) for r in results]
 
     def _output_node(self, item: NodeWithScore) -> Any:

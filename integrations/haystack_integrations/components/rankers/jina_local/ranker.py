@@ -14,7 +14,14 @@ from typing import Any
 from haystack import Document, component, default_from_dict, default_to_dict
 from haystack.utils import ComponentDevice, Secret, deserialize_secrets_inplace
 
-from jina_local_rerank import DEFAULT_MODEL, InvalidArgumentError, Reranker, shared_reranker, validation
+from jina_local_rerank import (
+    InvalidArgumentError,
+    Reranker,
+    default_model,
+    local_model_advice,
+    shared_reranker,
+    validation,
+)
 
 
 @component
@@ -39,7 +46,7 @@ class JinaLocalRanker:
 
     def __init__(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         device: ComponentDevice | None = None,
         token: Secret | None = Secret.from_env_var(["HF_API_TOKEN", "HF_TOKEN"], strict=False),  # noqa: B008
         top_k: int | None = 10,
@@ -54,6 +61,7 @@ class JinaLocalRanker:
         local_files_only: bool | None = None,
         backend: str = "torch",
     ) -> None:
+        model = default_model() if model is None else model
         if not isinstance(model, (str, PathLike)):
             raise InvalidArgumentError(f"model must be a str or path, got {type(model).__name__}.")
         if device is not None and not isinstance(device, ComponentDevice):
@@ -107,7 +115,8 @@ class JinaLocalRanker:
             local_files_only=self.local_files_only,
             backend=self.backend,
         )
-        self._reranker = reranker.load()
+        with local_model_advice("JinaLocalRanker(model='{path}')"):
+            self._reranker = reranker.load()
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(
