@@ -52,6 +52,18 @@ def test_scores_equal_rerank_and_keep_every_column(tmp_path: Path, expected: lis
 
 
 @pytest.mark.slow
+def test_the_onnx_backend_scores_files_like_torch(tmp_path: Path, expected: list[float], monkeypatch) -> None:
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("JINA_LOCAL_RERANK_EXPORTS", str(tmp_path / "exports"))
+    rows = 300
+    source, target = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    write_rows(ROWS[:rows], source)
+    options = ["--model", str(V2_TINY), "--no-progress", "--backend", "onnx"]
+    assert run(source, target, *options, "--max-length", MAX_LENGTH) == 0
+    assert [row["score"] for row in read_rows(target)] == pytest.approx(expected[:rows], abs=1e-4)
+
+
+@pytest.mark.slow
 def test_top_n_per_group_matches_rerank_top_n(tmp_path: Path, v2_reranker) -> None:
     rows = make_rows(240, queries=6, long_every=30, seed=3)
     rows += [dict(rows[0], row=1000), dict(rows[0], row=1001)]  # ties: same query and document, input order

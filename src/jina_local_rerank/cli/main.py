@@ -311,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--batch-size", type=int, default=512, help="rows per scoring call (and per Ray batch)")
     score.add_argument("--max-length", type=int, default=None, help="tokens per window (None: the model's default)")
     _add_runtime_arguments(score)
+    score.add_argument(
+        "--backend", default="torch", choices=["torch", "onnx", "openvino"], help="runtime (onnx, openvino: CPU)"
+    )
     score.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     score.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     score.set_defaults(handler=_score)

@@ -36,6 +36,7 @@ def job_from_args(args: argparse.Namespace) -> tuple[ScoringColumns, ModelSettin
         max_length=args.max_length,
         cache_dir=args.cache_dir,
         local_files_only=args.local_files_only or None,
+        backend=args.backend,
     )
     return columns, settings
 

@@ -22,6 +22,7 @@ def load_reranker(settings: ModelSettings) -> Reranker:
         dtype=settings.dtype,
         cache_dir=settings.cache_dir,
         local_files_only=settings.local_files_only,
+        backend=settings.backend,
     )
 
 

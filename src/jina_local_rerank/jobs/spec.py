@@ -31,3 +31,4 @@ class ModelSettings:
     max_length: int | None = None
     cache_dir: str | None = None
     local_files_only: bool | None = None
+    backend: str = "torch"

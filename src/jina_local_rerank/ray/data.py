@@ -79,7 +79,7 @@ def score_dataset(
     ``concurrency`` actors each load ``model`` once (``num_gpus`` GPUs and ``num_cpus`` CPUs apiece;
     ``num_cpus=None``: see ``actor_cpus``; torch uses that many threads). Blocks are cut to
     ``batch_size`` rows so every actor gets work even from a single file. ``reranker_options``:
-    ``cache_dir``, ``local_files_only``.
+    ``cache_dir``, ``local_files_only``, ``backend``.
     """
     if concurrency < 1 or batch_size < 1:
         raise ValueError(f"concurrency and batch_size must be at least 1, not {concurrency} and {batch_size}")

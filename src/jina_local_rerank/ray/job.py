@@ -101,6 +101,7 @@ def run_ray(
             dtype=settings.dtype,
             cache_dir=settings.cache_dir,
             local_files_only=settings.local_files_only,
+            backend=settings.backend,
         )
         try:
             return _write(scored, output_path, output_kind, schema, columns)
