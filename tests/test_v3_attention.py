@@ -8,7 +8,7 @@ from conftest import FIXTURES
 from transformers.masking_utils import create_causal_mask
 
 from jina_local_rerank import Reranker
-from jina_local_rerank.models.architectures import qwen3_listwise
+from jina_local_rerank.models.architectures import packed_attention
 from jina_local_rerank.models.architectures.qwen3_listwise import PackedBlocks
 
 V3_TINY = FIXTURES / "jina-v3-tiny"
@@ -36,7 +36,7 @@ def test_transformers_builds_no_mask_for_our_attention(model):
 
 def test_every_attention_call_runs_causal_without_a_mask(model, monkeypatch):
     seen: list[tuple[object, object]] = []
-    sdpa, varlen = qwen3_listwise.sdpa_attention_forward, qwen3_listwise.varlen_attention
+    sdpa, varlen = packed_attention.sdpa_attention_forward, packed_attention.varlen_attention
 
     def spy_sdpa(module, query, key, value, attention_mask, **kwargs):
         seen.append(("sdpa", attention_mask))
@@ -46,8 +46,8 @@ def test_every_attention_call_runs_causal_without_a_mask(model, monkeypatch):
         seen.append(("varlen", kwargs.get("causal")))
         return varlen(*args, **kwargs)
 
-    monkeypatch.setattr(qwen3_listwise, "sdpa_attention_forward", spy_sdpa)
-    monkeypatch.setattr(qwen3_listwise, "varlen_attention", spy_varlen)
+    monkeypatch.setattr(packed_attention, "sdpa_attention_forward", spy_sdpa)
+    monkeypatch.setattr(packed_attention, "varlen_attention", spy_varlen)
     with torch.inference_mode():
         model.hidden_states(PackedBlocks.from_prompts([_prompts(1, 50, 0)]))
         model.hidden_states(PackedBlocks.from_prompts([_prompts(1, 50, 0), _prompts(1, 30, 1)]))

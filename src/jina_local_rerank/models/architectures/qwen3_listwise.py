@@ -23,10 +23,9 @@ from torch import nn
 from transformers import Qwen3Config, Qwen3Model
 
 from jina_local_rerank import compat
-from jina_local_rerank.compat import sdpa_attention_forward
 from jina_local_rerank.errors import CheckpointMismatchError
+from jina_local_rerank.models.architectures.packed_attention import make_packed_attention
 from jina_local_rerank.models.architectures.weights import load_into, load_state_dict
-from jina_local_rerank.runtime.cuda import varlen_attention
 
 ARCHITECTURE_NAME = "JinaForRanking"
 BACKBONE_PREFIX = "model."
@@ -38,33 +37,7 @@ IGNORED_WEIGHTS = ("lm_head.weight",)
 ATTENTION_IMPLEMENTATION = "jina_local_rerank_causal_varlen"
 
 
-def _causal_attention(
-    module: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    dropout: float = 0.0,
-    scaling: float | None = None,
-    cu_seq_lens_q: torch.Tensor | None = None,
-    max_length_q: int | None = None,
-    **kwargs: Any,
-) -> tuple[torch.Tensor, None]:
-    """Causal attention per packed sequence; one plain sequence goes to SDPA with ``is_causal``."""
-    if cu_seq_lens_q is None:
-        return sdpa_attention_forward(
-            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
-        )
-    # [1, heads, tokens, dim] -> [tokens, heads, dim]; key/value heads repeated for grouped-query attention.
-    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))
-    groups = q.shape[1] // k.shape[1]
-    if groups > 1:
-        k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)
-    context = varlen_attention(q, k, v, cu_seq_lens_q, int(max_length_q or 0), scale=scaling, causal=True)
-    return context[None], None
-
-
-compat.register_attention(ATTENTION_IMPLEMENTATION, _causal_attention, with_sdpa_mask=False)
+compat.register_attention(ATTENTION_IMPLEMENTATION, make_packed_attention(causal=True), with_sdpa_mask=False)
 
 
 def native_config(raw: dict[str, Any]) -> Qwen3Config:

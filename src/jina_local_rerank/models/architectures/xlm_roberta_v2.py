@@ -16,12 +16,11 @@ from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
 from transformers.models.xlm_roberta.modeling_xlm_roberta import XLMRobertaOutput, XLMRobertaSelfOutput
 
 from jina_local_rerank import compat
-from jina_local_rerank.compat import sdpa_attention_forward
+from jina_local_rerank.models.architectures.packed_attention import make_packed_attention
 from jina_local_rerank.runtime.cuda import (
     add_layer_norm,
     first_token_index,
     mark_fused_norms,
-    varlen_attention,
 )
 
 _LAYER = re.compile(r"^roberta\.encoder\.layers\.(\d+)\.(.+)$")
@@ -90,30 +89,7 @@ MODEL_CLASS = XLMRobertaForSequenceClassification
 ATTENTION_IMPLEMENTATION = "jina_local_rerank_varlen"
 
 
-def _attention(
-    module: torch.nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    dropout: float = 0.0,
-    scaling: float | None = None,
-    cu_seq_lens_q: torch.Tensor | None = None,
-    max_length_q: int | None = None,
-    **kwargs: Any,
-) -> tuple[torch.Tensor, None]:
-    if cu_seq_lens_q is None:
-        return sdpa_attention_forward(
-            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
-        )
-    # [1, heads, tokens, dim] -> [tokens, heads, dim] and back to transformers' [1, tokens, heads, dim].
-    q, k, v = (t[0].transpose(0, 1) for t in (query, key, value))
-    if max_length_q is None:
-        raise ValueError("packed attention needs max_length_q next to cu_seq_lens_q")
-    return varlen_attention(q, k, v, cu_seq_lens_q, int(max_length_q), scale=scaling)[None], None
-
-
-compat.register_attention(ATTENTION_IMPLEMENTATION, _attention, with_sdpa_mask=True)
+compat.register_attention(ATTENTION_IMPLEMENTATION, make_packed_attention(causal=False), with_sdpa_mask=True)
 
 
 def _output_forward(
