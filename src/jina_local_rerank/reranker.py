@@ -34,6 +34,7 @@ from jina_local_rerank.runtime.plan import (
 from jina_local_rerank.scoring.listwise_scorer import ListwiseScorer, score_listwise_requests
 from jina_local_rerank.scoring.loading import LoadedModel, load_model
 from jina_local_rerank.scoring.pairwise import PairwisePipeline, check_requests
+from jina_local_rerank.scoring.score_cache import ScoreCache, make_score_cache
 from jina_local_rerank.text import listwise_prompt, validation
 
 T = TypeVar("T")
@@ -85,6 +86,10 @@ class Reranker:
         backend: ``"torch"``; or ``"onnx"`` (ONNX Runtime) or ``"openvino"``, CPU runtimes that run an
             ONNX export of the model, made on first use and cached (see docs/export.md). Their ``dtype``
             is ``"float32"`` (default) or ``"int8"``, and ``"bfloat16"`` for OpenVINO.
+        cache_size: keep the scores of up to this many model inputs (windows; jina-reranker-v3: blocks)
+            in an LRU cache, so repeated pairs run no forward and return the very floats first computed.
+            ``None`` or ``0``: no cache. ``cache`` is then the ``ScoreCache`` (``stats()``, ``hits``,
+            ``misses``, ``evictions``, ``size``, ``capacity``, ``hit_rate``, ``clear()``); see docs/performance.md.
 
     ``requested`` keeps these settings as given; ``target`` is what they resolve to before the
     architecture is known; ``plan`` is the ``ExecutionPlan`` the loaded model runs (``None`` until loaded). ``device``, ``dtype``, ``attn_implementation``, ``packed``,
@@ -111,7 +116,9 @@ class Reranker:
         fused_norms: bool | None = None,
         allow_long_context: bool = False,
         backend: str = "torch",
+        cache_size: int | None = None,
     ) -> None:
+        self.cache: ScoreCache[Any] | None = make_score_cache(cache_size)
         self.model_name = str(default_model() if model is None else model)
         self.requested = RequestedSettings(device, dtype, packed, cuda_graphs, fused_norms, token_budget, backend)
         self.backend = backend
@@ -167,6 +174,8 @@ class Reranker:
                     spec=self.spec,
                     allow_long_context=self.allow_long_context,
                     trust_remote_code=self.trust_remote_code,
+                    revision=self.revision,
+                    score_cache=self.cache,
                 )
         return self
 

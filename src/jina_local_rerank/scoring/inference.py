@@ -1,7 +1,8 @@
 """Score tokenized pairs with a CrossEncoder: length-sorted batches, padded or packed, one forward at a time.
 
-This is the only place that runs the model, so batching, thread safety, progress reporting and
-CUDA out-of-memory recovery are decided once for ``compute_score``, ``rerank`` and every adapter.
+This is the only place that runs the model, so batching, thread safety, progress reporting,
+CUDA out-of-memory recovery and the optional score cache are decided once for ``compute_score``,
+``rerank`` and every adapter.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from jina_local_rerank.backends.runners import Runner
 from jina_local_rerank.runtime import hardware
 from jina_local_rerank.runtime.batching import plan_batches
 from jina_local_rerank.runtime.cuda import packed_features
+from jina_local_rerank.scoring.score_cache import CacheKey, ModelFingerprint, ScoreCache, input_digest
 from jina_local_rerank.text.tokenization import EncodedPair
 
 logger = logging.getLogger(__name__)
@@ -52,11 +54,17 @@ def distinct_pairs(pairs: Sequence[EncodedPair]) -> tuple[list[EncodedPair], lis
     return unique, slots
 
 
+def _known(score: float | None) -> float:
+    assert score is not None, "every input is either cached or scored"
+    return score
+
+
 class PairScorer:
     """Runs the CrossEncoder's modules on pre-tokenized pairs and returns sigmoid scores.
 
     With a ``runner`` (ONNX Runtime, OpenVINO; see ``backends``) the runner replaces the torch
-    forward; batching and ordering stay the same.
+    forward; batching and ordering stay the same. With a ``cache``, inputs scored before (same
+    ``fingerprint``, same token ids) take their stored score and are never sent to the model.
     """
 
     def __init__(
@@ -66,9 +74,13 @@ class PairScorer:
         token_budget: int,
         packed: bool = False,
         runner: Runner | None = None,
+        cache: ScoreCache[float] | None = None,
+        fingerprint: ModelFingerprint = (),
     ) -> None:
         self.cross_encoder = cross_encoder
         self.runner = runner
+        self.cache = cache
+        self.fingerprint = fingerprint
         self.pad_token_id = pad_token_id
         self.token_budget = token_budget
         # Packed batches (native models only) hold no padding at all; see packing.py and varlen.py.
@@ -109,17 +121,24 @@ class PairScorer:
         run while the host prepares the next. Batches never span chunks.
         """
         launched: list[torch.Tensor] = []
-        orders: list[list[int]] = []
+        orders: list[list[int]] = []  # per chunk: the unique inputs sent to the model, in batch order
+        known: list[list[float | None]] = []  # per chunk: each unique input's cached score, or None
+        keys: list[list[CacheKey]] = []
         copies: list[list[int]] = []
         progress = tqdm(desc="Scoring", unit="pair", disable=not show_progress_bar)
         try:
             for pairs in chunks:
                 unique, slots = distinct_pairs(pairs)
-                batches = plan_batches([len(p) for p in unique], batch_size, self.token_budget, self.packed)
+                chunk_keys, cached = self._lookup(unique)
+                missing = [i for i, score in enumerate(cached) if score is None]
+                progress.update(len(unique) - len(missing))
+                batches = plan_batches([len(unique[i]) for i in missing], batch_size, self.token_budget, self.packed)
                 for batch in batches:
-                    launched.append(self._score_batch([unique[i] for i in batch]))
+                    launched.append(self._score_batch([unique[missing[i]] for i in batch]))
                     progress.update(len(batch))
-                orders.append([i for batch in batches for i in batch])
+                orders.append([missing[i] for batch in batches for i in batch])
+                known.append(cached)
+                keys.append(chunk_keys)
                 copies.append(slots)
         finally:
             progress.close()
@@ -127,13 +146,23 @@ class PairScorer:
         values = torch.cat(launched).cpu().tolist() if launched else []
         results: list[list[float]] = []
         offset = 0
-        for order, slots in zip(orders, copies):
-            scores = [0.0] * len(order)
-            for index, value in zip(order, values[offset : offset + len(order)]):
+        for order, cached, chunk_keys, slots in zip(orders, known, keys, copies):
+            scores = list(cached)
+            computed = values[offset : offset + len(order)]
+            for index, value in zip(order, computed):
                 scores[index] = value
-            results.append([scores[slot] for slot in slots])
+            if self.cache is not None:
+                self.cache.put_many((chunk_keys[index], value) for index, value in zip(order, computed))
+            results.append([_known(scores[slot]) for slot in slots])
             offset += len(order)
         return results
+
+    def _lookup(self, unique: list[EncodedPair]) -> tuple[list[CacheKey], list[float | None]]:
+        """Each input's cache key and stored score (``None``: to be scored); all ``None`` without a cache."""
+        if self.cache is None:
+            return [], [None] * len(unique)
+        keys = [(self.fingerprint, input_digest(pair.input_ids, pair.token_type_ids)) for pair in unique]
+        return keys, self.cache.get_many(keys)
 
     def _score_batch(self, pairs: list[EncodedPair]) -> torch.Tensor:
         try:

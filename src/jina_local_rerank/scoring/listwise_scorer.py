@@ -4,6 +4,10 @@
 blocks exactly as Jina's ``rerank`` (``listwise.py``), tokenizes all prompts at once and runs them
 packed end to end (no padding), as many blocks per forward as the token budget allows, then merges
 each request's block query embeddings and scores every document against the merged query.
+
+With a score cache, blocks are cached, not documents: a document's embedding depends on the whole
+prompt, so the key is the digest of a block's full prompt ids, and the value is what the forward
+gave (cosines, weight, query and document embeddings); merging is cheap and always redone.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from jina_local_rerank.errors import CheckpointMismatchError
 from jina_local_rerank.models.architectures.qwen3_listwise import JinaListwiseModel, PackedBlocks, load_listwise_model
 from jina_local_rerank.models.checkpoint import read_config
 from jina_local_rerank.results import DocumentScores, ScoredWindow
+from jina_local_rerank.scoring.score_cache import CacheKey, ModelFingerprint, ScoreCache, input_digest
 from jina_local_rerank.text import listwise_prompt as listwise
 from jina_local_rerank.text import validation
 
@@ -39,6 +44,22 @@ class ListwiseBlock:
     weight: np.float32
     query_embedding: np.ndarray  # [embedding_size] float32
     document_embeddings: np.ndarray  # [documents, embedding_size] float32
+
+
+@dataclass(frozen=True)
+class BlockOutputs:
+    """What one block's forward gave, as a score cache keeps it (arrays read-only, shared by every hit)."""
+
+    scores: np.ndarray
+    weight: np.float32
+    query_embedding: np.ndarray
+    document_embeddings: np.ndarray
+
+    @classmethod
+    def of(cls, block: ListwiseBlock) -> BlockOutputs:
+        for array in (block.scores, block.query_embedding, block.document_embeddings):
+            array.setflags(write=False)
+        return cls(block.scores, block.weight, block.query_embedding, block.document_embeddings)
 
 
 @dataclass(frozen=True)
@@ -68,12 +89,24 @@ class _PlannedBlock:
 
 
 class ListwiseScorer:
-    """The v3 tokenizer and model, and the block algorithm around them; safe to share across threads."""
+    """The v3 tokenizer and model, and the block algorithm around them; safe to share across threads.
 
-    def __init__(self, model: JinaListwiseModel, tokenizer: PreTrainedTokenizerBase, token_budget: int) -> None:
+    With a ``cache``, a block whose prompt ran before (same ``fingerprint``) is not run again.
+    """
+
+    def __init__(
+        self,
+        model: JinaListwiseModel,
+        tokenizer: PreTrainedTokenizerBase,
+        token_budget: int,
+        cache: ScoreCache[BlockOutputs] | None = None,
+        fingerprint: ModelFingerprint = (),
+    ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.token_budget = token_budget
+        self.cache = cache
+        self.fingerprint = fingerprint
         self.document_token_id = self._marker_id(listwise.DOCUMENT_MARKER)
         self.query_token_id = self._marker_id(listwise.QUERY_MARKER)
 
@@ -86,11 +119,13 @@ class ListwiseScorer:
         device: torch.device,
         dtype: torch.dtype,
         token_budget: int,
+        cache: ScoreCache[BlockOutputs] | None = None,
+        fingerprint: ModelFingerprint = (),
     ) -> ListwiseScorer:
         """Native model and the checkpoint's own tokenizer; never with remote code."""
         model = load_listwise_model(folder, raw_config, device=device, dtype=dtype)
         tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False)
-        return cls(model, tokenizer, token_budget)
+        return cls(model, tokenizer, token_budget, cache, fingerprint)
 
     def _marker_id(self, marker: str) -> int:
         ids = self.tokenizer(marker, add_special_tokens=False)["input_ids"]
@@ -171,9 +206,29 @@ class ListwiseScorer:
         return [self._merge(request_index, requests, planned, ran, lengths) for request_index in range(len(requests))]
 
     def _run_blocks(self, planned: list[_PlannedBlock], max_blocks: int | None) -> list[ListwiseBlock]:
-        """Forward every block, packed several to a forward (shortest first) up to the token budget."""
-        results: list[ListwiseBlock | None] = [None] * len(planned)
-        order = sorted(range(len(planned)), key=lambda i: len(planned[i].input_ids))
+        """Forward every block not cached, packed several to a forward (shortest first) up to the token budget."""
+        keys: list[CacheKey] = []
+        cached: list[BlockOutputs | None] = [None] * len(planned)
+        if self.cache is not None and planned:
+            keys = [(self.fingerprint, input_digest(block.input_ids)) for block in planned]
+            cached = self.cache.get_many(keys)
+        results: list[ListwiseBlock | None] = [
+            None if outputs is None else _rebuilt(block, outputs) for block, outputs in zip(planned, cached)
+        ]
+        missing = [i for i, outputs in enumerate(cached) if outputs is None]
+        self._run_missing(planned, missing, max_blocks, results)
+        if self.cache is not None:
+            self.cache.put_many((keys[i], BlockOutputs.of(_ran(results[i]))) for i in missing)
+        return [_ran(block) for block in results]
+
+    def _run_missing(
+        self,
+        planned: list[_PlannedBlock],
+        missing: list[int],
+        max_blocks: int | None,
+        results: list[ListwiseBlock | None],
+    ) -> None:
+        order = sorted(missing, key=lambda i: len(planned[i].input_ids))
         group: list[int] = []
         tokens = 0
         for index in order:  # shortest first: a group's prompts are of similar length
@@ -185,7 +240,6 @@ class ListwiseScorer:
             tokens += length
         if group:
             self._run_group(planned, group, results)
-        return [block for block in results if block is not None]
 
     def _run_group(self, planned: list[_PlannedBlock], group: list[int], results: list[ListwiseBlock | None]) -> None:
         """One packed forward for the group's blocks; out of GPU memory, the group is split and retried."""
@@ -275,11 +329,43 @@ class ListwiseScorer:
         )
 
 
+def _rebuilt(block: _PlannedBlock, outputs: BlockOutputs) -> ListwiseBlock:
+    """A cached block's result for this request's planned block (its document positions may differ)."""
+    return ListwiseBlock(
+        document_indices=block.document_indices,
+        input_ids=block.input_ids,
+        document_positions=block.document_positions,
+        scores=outputs.scores,
+        weight=outputs.weight,
+        query_embedding=outputs.query_embedding,
+        document_embeddings=outputs.document_embeddings,
+    )
+
+
+def _ran(block: ListwiseBlock | None) -> ListwiseBlock:
+    assert block is not None, "every block is either cached or run"
+    return block
+
+
 def load_listwise_scorer(
-    folder: Path, *, device: torch.device, dtype: torch.dtype, token_budget: int
+    folder: Path,
+    *,
+    device: torch.device,
+    dtype: torch.dtype,
+    token_budget: int,
+    cache: ScoreCache[BlockOutputs] | None = None,
+    fingerprint: ModelFingerprint = (),
 ) -> ListwiseScorer:
     """jina-reranker-v3 natively (transformers' ``Qwen3Model`` + projector); never with remote code."""
-    scorer = ListwiseScorer.load(folder, read_config(folder), device=device, dtype=dtype, token_budget=token_budget)
+    scorer = ListwiseScorer.load(
+        folder,
+        read_config(folder),
+        device=device,
+        dtype=dtype,
+        token_budget=token_budget,
+        cache=cache,
+        fingerprint=fingerprint,
+    )
     logger.info("Loaded %s (%s) on %s as %s", folder, "jina-reranker-v3", device, dtype)
     return scorer
 

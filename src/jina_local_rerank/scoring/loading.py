@@ -3,7 +3,7 @@
 The architecture (read from the config, before any weight) and the machine give the plan; the plan
 says where and how the model loads, which speed-ups it switches on, and whether a non-torch runner
 replaces the forward. Cross-encoders come back as a ``PairwisePipeline``, jina-reranker-v3 as a
-``ListwiseScorer``.
+``ListwiseScorer``. A score cache given here is handed to the scorer with the model's fingerprint.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sentence_transformers import CrossEncoder
 
@@ -23,6 +24,7 @@ from jina_local_rerank.runtime.plan import ExecutionPlan, MachineCapabilities, R
 from jina_local_rerank.scoring.inference import PairScorer
 from jina_local_rerank.scoring.listwise_scorer import ListwiseScorer, load_listwise_scorer
 from jina_local_rerank.scoring.pairwise import LengthLimits, PairwisePipeline
+from jina_local_rerank.scoring.score_cache import ScoreCache, model_fingerprint
 from jina_local_rerank.text.tokenization import PairTokenizer
 
 
@@ -46,12 +48,21 @@ def load_model(
     spec: ModelSpec | None,
     allow_long_context: bool = False,
     trust_remote_code: bool = False,
+    revision: str | None = None,
+    score_cache: ScoreCache[Any] | None = None,
 ) -> LoadedModel:
     """Plan, then load: errors about settings that cannot run come before any weight is read."""
     architecture = detect_architecture(read_config(folder))
     plan = make_plan(requested, architecture_traits(architecture, model_name), machine)
     if architecture is Architecture.JINA_V3:
-        listwise = load_listwise_scorer(folder, device=plan.device, dtype=plan.dtype, token_budget=plan.token_budget)
+        listwise = load_listwise_scorer(
+            folder,
+            device=plan.device,
+            dtype=plan.dtype,
+            token_budget=plan.token_budget,
+            cache=score_cache,
+            fingerprint=model_fingerprint(model_name, revision, folder, plan),
+        )
         return LoadedModel(plan, architecture, listwise=listwise)
     cross_encoder = load_cross_encoder(
         folder,
@@ -82,7 +93,15 @@ def load_model(
             architecture=architecture,
             cross_encoder=cross_encoder,
         )
-    scorer = PairScorer(cross_encoder, tokenizer.pad_token_id, plan.token_budget, plan.packed, runner=runner)
+    scorer = PairScorer(
+        cross_encoder,
+        tokenizer.pad_token_id,
+        plan.token_budget,
+        plan.packed,
+        runner=runner,
+        cache=score_cache,
+        fingerprint=model_fingerprint(model_name, revision, folder, plan),
+    )
     hard = hard_max_length(config, architecture, allow_long_context)
     tokenizer_limit = int(cross_encoder.tokenizer.model_max_length)
     limits = LengthLimits(
