@@ -118,6 +118,7 @@ def _serve(args: argparse.Namespace) -> int:
             cache_dir=args.cache_dir,
             local_files_only=args.local_files_only or None,
             backend=args.backend,
+            cache_size=args.cache_size,
         )
         for name in [alias] if alias else served_names(reranker):
             table[name] = reranker
@@ -278,6 +279,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-connections", type=int, default=1024, help="open connections before answering 503")
     serve.add_argument(
         "--backend", default="torch", choices=["torch", "onnx", "openvino"], help="runtime (onnx, openvino: CPU)"
+    )
+    serve.add_argument(
+        "--cache-size",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep the scores of up to N model inputs per model (LRU), so repeated query-document pairs run no "
+        "forward; hits, misses, evictions, size and hit rate are on /metrics; 0: no cache",
     )
     serve.set_defaults(handler=_serve)
 

@@ -228,6 +228,7 @@ class ListwiseScorer:
         max_blocks: int | None,
         results: list[ListwiseBlock | None],
     ) -> None:
+        """Forward the ``missing`` blocks into ``results``, packed several to a forward up to the token budget."""
         order = sorted(missing, key=lambda i: len(planned[i].input_ids))
         group: list[int] = []
         tokens = 0

@@ -52,6 +52,8 @@ class Scorer:
                 )
             self.batchers[model.name] = batcher
             metrics.queue_depth.labels(model=model.name).set_function(_depth_of(batcher))
+            if model.reranker.cache is not None:
+                metrics.watch_score_cache(model.name, model.reranker.cache)
 
     async def start(self) -> None:
         for model in self.table.models:
