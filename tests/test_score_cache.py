@@ -95,7 +95,7 @@ def test_lru_evicts_the_least_recently_used_at_capacity() -> None:
     cache.put(key(4), 0.4)  # evicts 1 (3 was stored after 1 was read)
     assert key(1) not in cache
     assert cache.stats() == CacheStats(hits=1, misses=1, evictions=2, size=2, capacity=2)
-    assert cache.hit_rate == 0.5 and len(cache) == 2
+    assert cache.hit_rate == 0.5 and cache.size == 2
 
 
 def test_storing_a_key_again_refreshes_it_without_growing() -> None:

@@ -61,7 +61,8 @@ def test_serve_refuses_a_negative_cache_size(capsys: pytest.CaptureFixture[str])
 def test_serve_cache_size_counts_hits_on_metrics() -> None:
     process, url = start_serve("--model", str(V2_TINY), "--dtype", "float32", "--cache-size", "10")
     try:
-        first_line(process)
+        line = first_line(process)
+        assert "jina-v2-tiny (cpu, float32)" in line and "[score cache: 10 entries]" in line
         for _ in range(2):
             assert httpx.post(f"{url}/v1/rerank", json=BODY).status_code == 200
         text = httpx.get(f"{url}/metrics").text

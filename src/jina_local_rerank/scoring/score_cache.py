@@ -97,9 +97,6 @@ class ScoreCache(Generic[V]):
             f"misses={stats.misses}, evictions={stats.evictions})"
         )
 
-    def __len__(self) -> int:
-        return self.size
-
     def __contains__(self, key: object) -> bool:
         """Whether ``key`` is held (counts nothing and leaves the order alone)."""
         with self._lock:

@@ -35,10 +35,15 @@ class ServedModel:
 
     @property
     def description(self) -> str:
-        """``name (device, dtype) [plan]``: the execution plan once the model is loaded."""
+        """``name (device, dtype) [plan]``: the execution plan once the model is loaded, and the score cache's size."""
         dtype = str(self.reranker.dtype).removeprefix("torch.")
         plan = self.reranker.plan
-        return f"{self.name} ({self.reranker.device}, {dtype})" + (f" [{plan.describe()}]" if plan else "")
+        cache = self.reranker.cache
+        return (
+            f"{self.name} ({self.reranker.device}, {dtype})"
+            + (f" [{plan.describe()}]" if plan else "")
+            + (f" [score cache: {cache.capacity} entries]" if cache is not None else "")
+        )
 
     def prepare_counter(self) -> PairTokenizer:
         """The private tokenizer copy; made at startup, before any scoring can use the original."""
