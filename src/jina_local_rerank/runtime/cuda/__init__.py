@@ -10,10 +10,12 @@ from __future__ import annotations
 from jina_local_rerank.runtime.cuda.flex import compile_failed as flex_compile_failed
 from jina_local_rerank.runtime.cuda.flex import (
     document_block_mask,
+    document_ids,
     packed_alibi_attention,
     same_document,
     symmetric_alibi,
 )
+from jina_local_rerank.runtime.cuda.flex import padded_tokens as flex_padded_tokens
 from jina_local_rerank.runtime.cuda.flex import supported as flex_attention_supported
 from jina_local_rerank.runtime.cuda.fusion import add_layer_norm, compile_failed, is_marked
 from jina_local_rerank.runtime.cuda.fusion import available as fused_norms_available
@@ -37,10 +39,12 @@ __all__ = [
     "bucket_tokens",
     "compile_failed",
     "document_block_mask",
+    "document_ids",
     "fast_kernel_available",
     "first_token_index",
     "flex_attention_supported",
     "flex_compile_failed",
+    "flex_padded_tokens",
     "fused_norms_available",
     "graph_shape",
     "is_marked",

@@ -4,14 +4,21 @@
 wheels rarely install. FlexAttention generates a fused kernel from two small functions instead: a
 ``score_mod`` adding JinaBERT's symmetric bias ``-slope[head] * |i - j|`` and a ``mask_mod`` that
 keeps every query inside its own document. The packed ``[tokens, heads, head_dim]`` become one batch
-row ``[1, heads, tokens, head_dim]``, padded to a multiple of the 128-token block; the padding forms a
-document of its own, so no real token sees it. Documents are contiguous, so the distance of two
-tokens of one document is the distance of their packed positions.
+row ``[1, heads, tokens, head_dim]``. Documents are contiguous, so the distance of two tokens of one
+document is the distance of their packed positions.
 
-On CUDA the function is compiled once per process with a dynamic token count. Where compiling fails
-(no working Triton, a head dimension below 16) packed ALiBi batches go back to per-sequence SDPA,
-the same math as the padded path, with one warning. Elsewhere FlexAttention runs eagerly: an unfused
-reference that materialises every score, used to test the math on the CPU.
+The token count is padded to a power of two (at least 1024), and every 128-token block of padding is
+a document of its own: no real token sees the padding, and the padding costs one block per block
+(not a tokens x tokens square). Compiled kernels specialise on the number of blocks (torch 2.13
+recompiles FlexAttention for each, even when asked for dynamic shapes, and after 8 recompiles runs
+it unfused), so a few sizes keep it to one compile per size: six up to the 32768-token batches of
+an 80 GB GPU.
+
+On CUDA the function is compiled once per process. Where compiling fails (no working Triton) packed
+ALiBi batches go back to per-sequence SDPA, the same math as the padded path, with one warning; head
+dimensions below 16 (Triton's minimum; test-sized models only) take that path without trying.
+Elsewhere FlexAttention runs eagerly: an unfused reference that materialises every score, used to
+test the math on the CPU.
 
 The block mask is built from the document bounds (which 128x128 tiles meet one document, which lie
 inside one) rather than by ``create_block_mask``, which evaluates ``mask_mod`` for every pair of
@@ -33,6 +40,7 @@ import torch
 logger = logging.getLogger(__name__)
 
 BLOCK_SIZE = 128
+_MIN_TOKENS = 1024
 _MIN_FUSED_HEAD_DIM = 16  # Triton's tl.dot: the compiled kernel refuses smaller head dimensions
 _state_lock = threading.Lock()
 _broken = False
@@ -57,10 +65,18 @@ def compile_failed() -> bool:
     return _broken
 
 
+def padded_tokens(total: int) -> int:
+    """The token count FlexAttention runs ``total`` packed tokens at: a power of two, at least 1024."""
+    return max(_MIN_TOKENS, 1 << (total - 1).bit_length())
+
+
 def document_ids(cu_seqlens: torch.Tensor, tokens: int) -> torch.Tensor:
-    """The document of each of ``tokens`` packed positions; positions past the last document get their own id."""
+    """The document of each of ``tokens`` packed positions, nondecreasing; past ``cu_seqlens[-1]`` each
+    128-token block of padding is a document of its own."""
     positions = torch.arange(tokens, device=cu_seqlens.device, dtype=cu_seqlens.dtype)
-    return torch.searchsorted(cu_seqlens[1:].contiguous(), positions, right=True).to(torch.int32)
+    ids = torch.searchsorted(cu_seqlens[1:].contiguous(), positions, right=True)
+    padding = cu_seqlens.shape[0] - 1 + positions // BLOCK_SIZE
+    return torch.where(positions < cu_seqlens[-1], ids, padding).to(torch.int32)
 
 
 def _ordered(blocks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,7 +90,8 @@ def document_block_mask(cu_seqlens: torch.Tensor, tokens: int) -> Any:
     """FlexAttention's ``BlockMask`` for packed documents: each token attends only within its document.
 
     ``tokens`` is a multiple of ``BLOCK_SIZE`` at least ``cu_seqlens[-1]``. A tile pair is computed
-    if the two tiles share a document, and unmasked ("full") if both lie inside the same one.
+    if the two tiles share a document, and unmasked ("full") if both lie inside the same one (the
+    documents of a tile are consecutive ids, since ``document_ids`` never decrease).
     """
     from torch.nn.attention.flex_attention import BlockMask
 
@@ -122,8 +139,8 @@ def symmetric_alibi(slopes: torch.Tensor) -> Callable[..., torch.Tensor]:
 def _compiled() -> Callable[..., torch.Tensor]:
     from torch.nn.attention.flex_attention import flex_attention
 
-    # dynamic: one kernel for every token count (a static one would recompile for each batch size).
-    return torch.compile(flex_attention, dynamic=True)
+    # Static shapes: padded_tokens() keeps them few, and the kernel specialises on them anyway.
+    return torch.compile(flex_attention, dynamic=False)
 
 
 def _eager(*args: Any, **kwargs: Any) -> torch.Tensor:
@@ -153,7 +170,7 @@ def packed_alibi_attention(
     """
     del max_seqlen
     total = query.shape[0]
-    padded = -(-total // BLOCK_SIZE) * BLOCK_SIZE
+    padded = padded_tokens(total)
     q, k, v = (
         torch.nn.functional.pad(t, (0, 0, 0, 0, 0, padded - total)).transpose(0, 1)[None] for t in (query, key, value)
     )
