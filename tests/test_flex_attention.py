@@ -51,7 +51,7 @@ def _per_document_sdpa(q, k, v, cu_seqlens, slopes):
     outputs = []
     for start, end in itertools.pairwise(cu_seqlens.tolist()):
         if end > start:
-            bias = alibi_bias(slopes, torch.arange(end - start), end - start).to(q.dtype)
+            bias = alibi_bias(slopes, torch.arange(end - start, device=q.device), end - start).to(q.dtype)
             qd, kd, vd = (t[start:end].transpose(0, 1).float() for t in (q, k, v))
             context = torch.nn.functional.scaled_dot_product_attention(qd, kd, vd, attn_mask=bias.float())
             outputs.append(context.transpose(0, 1))
