@@ -212,7 +212,8 @@ def make_plan(requested: RequestedSettings, traits: ArchitectureTraits, machine:
     Triton. ``True`` forces a setting where it can run.
 
     ALiBi batches packed through FlexAttention (no flash_attn) are not graphed: its kernel is compiled
-    with a dynamic token count on first use, and capturing that in CUDA graphs is untested.
+    on the first batch of each padded size, which must never happen inside a graph capture, and
+    graphing it has not been measured on a GPU.
     """
     target = resolve_target(requested, machine)
     attention = traits.attn_implementation or target.attn_implementation
