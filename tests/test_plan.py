@@ -25,8 +25,11 @@ V1 = ArchitectureTraits("v1", native=True, uses_alibi=True)
 V3 = ArchitectureTraits("v3", listwise=True, attn_implementation="jina_local_rerank_causal_varlen")
 
 CPU = MachineCapabilities()
-H100 = MachineCapabilities(cuda=True, cuda_memory=80 * 2**30, flash_attn=True, torch_varlen=True, triton=True)
+H100 = MachineCapabilities(
+    cuda=True, cuda_memory=80 * 2**30, flash_attn=True, torch_varlen=True, triton=True, flex_attention=True
+)
 CUDA_NO_FLASH = dataclasses.replace(H100, flash_attn=False)
+CUDA_NO_SLOPES = dataclasses.replace(CUDA_NO_FLASH, flex_attention=False)  # no kernel takes ALiBi slopes
 CUDA_BARE = MachineCapabilities(cuda=True, cuda_memory=8 * 2**30)
 MAC = MachineCapabilities(mps=True)
 
@@ -83,11 +86,39 @@ CASES = [
         ("cuda", torch.float32, "jina_local_rerank_varlen", False, False, True, 32768),
     ),
     (
-        "alibi-needs-flash",
+        "v1-flex-packs-ungraphed",
         RequestedSettings(),
         V1,
         CUDA_NO_FLASH,
+        ("cuda", torch.float16, "sdpa", True, False, True, 32768),
+    ),
+    (
+        "v1-flex-forced-fp32",
+        RequestedSettings(dtype="float32", packed=True),
+        V1,
+        CUDA_NO_FLASH,
+        ("cuda", torch.float32, "sdpa", True, False, True, 32768),
+    ),
+    (
+        "v1-flex-fp32-pads",
+        RequestedSettings(dtype="float32"),
+        V1,
+        CUDA_NO_FLASH,
+        ("cuda", torch.float32, "sdpa", False, False, True, 32768),
+    ),
+    (
+        "alibi-needs-a-slope-kernel",
+        RequestedSettings(),
+        V1,
+        CUDA_NO_SLOPES,
         ("cuda", torch.float16, "sdpa", False, False, True, 32768),
+    ),
+    (
+        "v2-ignores-flex",
+        RequestedSettings(),
+        V2,
+        dataclasses.replace(CUDA_BARE, flex_attention=True),
+        ("cuda", torch.float16, "jina_local_rerank_varlen", False, False, False, 16384),
     ),
     (
         "v2-torch-varlen",
@@ -175,6 +206,20 @@ CASES = [
         "cuda_graphs=True needs packed batches",
     ),
     ("graphs-on-cpu", RequestedSettings(cuda_graphs=True), V2, CPU, "cuda_graphs=True needs packed batches"),
+    (
+        "graphs-v1-flex",
+        RequestedSettings(cuda_graphs=True),
+        V1,
+        CUDA_NO_FLASH,
+        "cuda_graphs=True is not available for v1 packed through FlexAttention",
+    ),
+    (
+        "graphs-v1-no-slopes",
+        RequestedSettings(cuda_graphs=True),
+        V1,
+        CUDA_NO_SLOPES,
+        "cuda_graphs=True needs packed batches",
+    ),
     (
         "fused-off-cuda",
         RequestedSettings(fused_norms=True),

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 import torch
 
 from jina_local_rerank.runtime import hardware
-from jina_local_rerank.runtime.cuda import compile_failed, fast_kernel_available
+from jina_local_rerank.runtime.cuda import (
+    compile_failed,
+    fast_kernel_available,
+    flex_attention_supported,
+    flex_compile_failed,
+)
 from jina_local_rerank.text import validation
 
 BACKENDS = ("torch", "onnx", "openvino")
@@ -44,7 +49,7 @@ class ArchitectureTraits:
     name: str
     native: bool = False  # one of Jina's native layouts: can run packed, graphed and with fused norms
     listwise: bool = False  # jina-reranker-v3: always packed blocks, no graphs or fused norms
-    uses_alibi: bool = False  # packed ALiBi attention needs flash_attn's varlen kernel (it takes slopes)
+    uses_alibi: bool = False  # packed ALiBi attention needs a kernel that takes slopes: flash_attn or FlexAttention
     attn_implementation: str | None = None  # an attention the layout always uses
 
 
@@ -58,6 +63,7 @@ class MachineCapabilities:
     flash_attn: bool = False
     torch_varlen: bool = False  # torch's own variable-length attention (no ALiBi slopes)
     triton: bool = False  # torch.compile can generate the fused residual LayerNorm kernel
+    flex_attention: bool = False  # torch.compile can generate FlexAttention's kernel (packed ALiBi, CUDA + Triton)
 
     @classmethod
     def probe(cls, device: str | torch.device | None = None) -> MachineCapabilities:
@@ -75,6 +81,7 @@ class MachineCapabilities:
             flash_attn=hardware.flash_attn_available(),
             torch_varlen=fast_kernel_available(torch.device("cuda"), torch.float16, alibi=False) if cuda else False,
             triton=importlib.util.find_spec("triton") is not None and not compile_failed(),
+            flex_attention=cuda and flex_attention_supported() and not flex_compile_failed(),
         )
 
 
@@ -200,8 +207,13 @@ def make_plan(requested: RequestedSettings, traits: ArchitectureTraits, machine:
     """The plan a model of ``traits`` runs on ``machine`` for ``requested``; a clear error for what cannot run.
 
     ``None`` settings resolve to what pays off: packing where a real variable-length kernel runs
-    (CUDA, half precision; ALiBi needs flash_attn), CUDA graphs wherever batches are packed on CUDA,
-    fused norms for native models on CUDA with Triton. ``True`` forces a setting where it can run.
+    (CUDA, half precision; ALiBi needs flash_attn or FlexAttention), CUDA graphs wherever batches are
+    packed on CUDA with flash_attn or torch's varlen kernel, fused norms for native models on CUDA with
+    Triton. ``True`` forces a setting where it can run.
+
+    ALiBi batches packed through FlexAttention (no flash_attn) are not graphed: its kernel is compiled
+    on the first batch of each padded size, which must never happen inside a graph capture, and
+    graphing it has not been measured on a GPU.
     """
     target = resolve_target(requested, machine)
     attention = traits.attn_implementation or target.attn_implementation
@@ -220,12 +232,10 @@ def make_plan(requested: RequestedSettings, traits: ArchitectureTraits, machine:
         return _plan(target, attention, packed=False, cuda_graphs=False, fused_norms=False, backend=requested.backend)
 
     on_cuda = target.device.type == "cuda"
-    fast_varlen = (
-        on_cuda
-        and target.dtype in _HALF
-        and (machine.flash_attn or (not traits.uses_alibi and machine.torch_varlen))
-        and traits.native
-    )
+    # A kernel CUDA graphs can capture: flash_attn's, or torch's own where no ALiBi slopes are needed.
+    graph_kernel = machine.flash_attn or (not traits.uses_alibi and machine.torch_varlen)
+    varlen_kernel = graph_kernel or (traits.uses_alibi and machine.flex_attention)
+    fast_varlen = on_cuda and target.dtype in _HALF and varlen_kernel and traits.native
     if not traits.native and requested.packed:
         raise ValueError(
             f"packed=True needs one of Jina's native architectures; {traits.name} loads as a "
@@ -241,7 +251,12 @@ def make_plan(requested: RequestedSettings, traits: ArchitectureTraits, machine:
         )
     fused_norms = fusable if requested.fused_norms is None else requested.fused_norms
 
-    graphable = packed and on_cuda and fast_varlen
+    graphable = packed and on_cuda and fast_varlen and graph_kernel
+    if requested.cuda_graphs and packed and fast_varlen and not graph_kernel:
+        raise ValueError(
+            f"cuda_graphs=True is not available for {traits.name} packed through FlexAttention "
+            "(ALiBi without flash_attn); install flash_attn or leave cuda_graphs None."
+        )
     if requested.cuda_graphs and not graphable:
         raise ValueError(
             "cuda_graphs=True needs packed batches on a CUDA device with a variable-length kernel "

@@ -8,12 +8,14 @@ the checkpoint loads without renaming.
 ALiBi biases are built for the lengths in the batch, never for the full 8192-token table (the
 reference allocates 3.2 GB for it). Long sequences are attended in query blocks so the bias and
 the score matrix never exist at full size. Packed input (``packed_logits``) skips padding altogether;
-on CUDA with ``flash_attn`` its variable-length kernel applies the slopes itself.
+on CUDA ``flash_attn``'s variable-length kernel applies the slopes itself, or without it a compiled
+FlexAttention kernel (``runtime.cuda.packed_alibi_attention``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -32,6 +34,9 @@ from jina_local_rerank.runtime.cuda import (
 
 # Attention is computed in blocks of this many query rows once a sequence is longer than it.
 _QUERY_BLOCK = 512
+
+# ``varlen_attention``'s signature: (query, key, value, cu_seqlens, max_seqlen, *, alibi_slopes=...).
+PackedAttention = Callable[..., torch.Tensor]
 
 
 class JinaBertConfig(PretrainedConfig):
@@ -127,11 +132,16 @@ class JinaBertSelfAttention(nn.Module):
         return context.transpose(1, 2).reshape(batch, length, -1)
 
     def forward_unpadded(
-        self, hidden: torch.Tensor, cu_seqlens: torch.Tensor, max_seqlen: int, slopes: torch.Tensor
+        self,
+        hidden: torch.Tensor,
+        cu_seqlens: torch.Tensor,
+        max_seqlen: int,
+        slopes: torch.Tensor,
+        attention: PackedAttention = varlen_attention,
     ) -> torch.Tensor:
         """Variable-length attention on packed [tokens, hidden] with ALiBi slopes: no padding at all."""
         q, k, v = (self._heads(proj(hidden)) for proj in (self.query, self.key, self.value))
-        context = varlen_attention(q, k, v, cu_seqlens, max_seqlen, alibi_slopes=slopes)
+        context = attention(q, k, v, cu_seqlens, max_seqlen, alibi_slopes=slopes)
         return context.reshape(hidden.shape[0], -1)
 
 
@@ -270,23 +280,37 @@ class JinaBertModel(JinaBertPreTrainedModel):
         return self._encode_packed(tokens, cu_seqlens, int(lengths.max()), slopes)
 
     def _encode_packed(
-        self, tokens: torch.Tensor, cu_seqlens: torch.Tensor, max_seqlen: int, slopes: torch.Tensor
+        self,
+        tokens: torch.Tensor,
+        cu_seqlens: torch.Tensor,
+        max_seqlen: int,
+        slopes: torch.Tensor,
+        kernel: PackedAttention = varlen_attention,
     ) -> torch.Tensor:
         def attend(attention: JinaBertSelfAttention, states: torch.Tensor) -> torch.Tensor:
-            return attention.forward_unpadded(states, cu_seqlens, max_seqlen, slopes)
+            return attention.forward_unpadded(states, cu_seqlens, max_seqlen, slopes, kernel)
 
         for layer in self.encoder.layer:
             tokens = layer(tokens, attend)
         return tokens[first_token_index(cu_seqlens, tokens.shape[0])]
 
     def forward_packed(
-        self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None, cu_seqlens: torch.Tensor, max_seqlen: int
+        self,
+        input_ids: torch.Tensor,
+        token_type_ids: torch.Tensor | None,
+        cu_seqlens: torch.Tensor,
+        max_seqlen: int,
+        attention: PackedAttention = varlen_attention,
     ) -> torch.Tensor:
-        """Pooled first tokens of sequences packed end to end (``input_ids`` [tokens], see packing.py)."""
+        """Pooled first tokens of sequences packed end to end (``input_ids`` [tokens], see packing.py).
+
+        ``attention`` is the packed kernel: by default the best one installed (``varlen_attention``);
+        ``packed_alibi_attention`` runs FlexAttention on any device (eagerly off CUDA: a reference).
+        """
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         tokens = self.embeddings(input_ids, token_type_ids)
-        return self.pooler(self._encode_packed(tokens, cu_seqlens, max_seqlen, self.alibi_slopes.float()))
+        return self.pooler(self._encode_packed(tokens, cu_seqlens, max_seqlen, self.alibi_slopes.float(), attention))
 
 
 class JinaBertForSequenceClassification(JinaBertPreTrainedModel):
@@ -312,10 +336,15 @@ class JinaBertForSequenceClassification(JinaBertPreTrainedModel):
         pooled = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
         return SequenceClassifierOutput(logits=self.classifier(self.dropout(pooled)))
 
-    def packed_logits(self, features: dict[str, Any]) -> torch.Tensor:
-        """Logits of packed features (``packing.packed_features``): [pairs, num_labels]."""
+    def packed_logits(self, features: dict[str, Any], attention: PackedAttention = varlen_attention) -> torch.Tensor:
+        """Logits of packed features (``packing.packed_features``): [pairs, num_labels]; ``attention`` as in
+        ``JinaBertModel.forward_packed``."""
         pooled = self.bert.forward_packed(
-            features["input_ids"], features.get("token_type_ids"), features["cu_seqlens"], features["max_seqlen"]
+            features["input_ids"],
+            features.get("token_type_ids"),
+            features["cu_seqlens"],
+            features["max_seqlen"],
+            attention,
         )
         return self.classifier(self.dropout(pooled))
 

@@ -2,9 +2,10 @@
 
 Packing removes every padding token from the whole forward (linear layers included), which is what
 makes GPU batches of mixed-length documents fast. The kernel is the best one installed:
-``flash_attn``'s variable-length kernel (the only one with ALiBi slopes), else PyTorch's own flash
-varlen kernel (CUDA, fp16/bf16, torch >= 2.10), else SDPA one sequence at a time (any device;
-exact, but no faster than padding -- it keeps the packed path testable on the CPU).
+``flash_attn``'s variable-length kernel (the only prebuilt one with ALiBi slopes), else for ALiBi a
+compiled FlexAttention kernel (CUDA with Triton, flex.py), else PyTorch's own flash varlen kernel
+(CUDA, fp16/bf16, torch >= 2.10; no ALiBi), else SDPA one sequence at a time (any device; exact, but
+no faster than padding -- it keeps the packed path testable on the CPU).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import torch
 
 from jina_local_rerank.runtime import hardware
+from jina_local_rerank.runtime.cuda import flex
 
 _HALF = (torch.float16, torch.bfloat16)
 
@@ -49,7 +51,9 @@ def fast_kernel_available(device: torch.device, dtype: torch.dtype, alibi: bool)
         return False
     if hardware.flash_attn_available():
         return True
-    return not alibi and _torch_varlen() is not None
+    if alibi:
+        return flex.available(device)
+    return _torch_varlen() is not None
 
 
 def alibi_bias(slopes: torch.Tensor, rows: torch.Tensor, length: int) -> torch.Tensor:
@@ -71,6 +75,15 @@ def varlen_attention(
     causal: bool = False,
 ) -> torch.Tensor:
     """Attention within each packed sequence (bidirectional, or ``causal``): ``[tokens, heads, head_dim]``."""
+    if alibi_slopes is not None and not hardware.flash_attn_available():
+        # Only flash_attn and FlexAttention apply slopes; flex.py's kernel is bidirectional (JinaBERT's).
+        if not causal:
+            fused = flex.fused_or_none(
+                query, key, value, cu_seqlens, max_seqlen, alibi_slopes=alibi_slopes, scale=scale
+            )
+            if fused is not None:
+                return fused
+        return _attention_per_sequence(query, key, value, cu_seqlens, scale, alibi_slopes, causal)
     if fast_kernel_available(query.device, query.dtype, alibi_slopes is not None) and not (
         causal and not hardware.flash_attn_available() and not _torch_varlen_takes_window()
     ):
