@@ -62,7 +62,9 @@ class Reranker:
         model: hub id, local folder, or a model in the Hugging Face cache; ``None``: the
             ``JINA_LOCAL_RERANK_MODEL`` environment variable, else ``jinaai/jina-reranker-v2-base-multilingual``.
         device: ``None`` picks cuda, then mps, then cpu.
-        dtype: ``None`` picks the fastest dtype that keeps scores close to fp32 on the device;
+        dtype: ``None`` picks the fastest dtype that keeps scores close to fp32 on the device: fp16
+            on CUDA and MPS; on a CPU fp16 where a short, cached matmul probe measures it at least
+            1.25x faster than fp32, else fp32 (``$JINA_LOCAL_RERANK_CPU_DTYPE`` fixes it instead);
             or ``"float32"``, ``"bfloat16"``, ``"float16"``, or a ``torch.dtype``.
         revision, cache_dir, local_files_only, token: as in huggingface_hub; ``local_files_only=None``
             follows ``HF_HUB_OFFLINE``.
@@ -124,7 +126,7 @@ class Reranker:
         self.backend = backend
         # Imports the backend's runtime too, so a missing extra is reported before anything loads.
         self.precision = backends.check_backend(backend, dtype, device)
-        self._machine = MachineCapabilities.probe(device)
+        self._machine = MachineCapabilities.probe(device, choose_cpu_dtype=dtype is None and backend == "torch")
         self.target = resolve_target(self.requested, self._machine)
         self.token_budget = self.target.token_budget
         self.revision, self.cache_dir, self.local_files_only = revision, cache_dir, local_files_only

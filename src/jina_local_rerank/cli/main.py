@@ -11,9 +11,11 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jina_local_rerank import __version__
@@ -166,14 +168,23 @@ def _bench(args: argparse.Namespace) -> int:
         requests=args.requests,
     )
     print(f"bench: {', '.join(models)} on {device}; estimated {estimate / 60:.1f} min in all", file=sys.stderr)
-    options: dict[str, Any] = {"device": args.device, "documents": documents, "repeats": repeats, "queries": queries}
+    machine = bench.measure_machine(device)
+    print(machine.describe(), flush=True)
+    options: dict[str, Any] = {
+        "device": args.device,
+        "documents": documents,
+        "repeats": repeats,
+        "queries": queries,
+        "machine": machine,
+    }
     runs: list[dict[str, Any]] = [
         {"long": long, "extra_dtypes": tuple(args.extra_dtype)} for long in ((False, True) if args.long else (False,))
     ]
     if args.requests > 1:
         runs.append({"requests": args.requests})
     rows = []
-    with _clean_exit_on_terminate():
+    with _clean_exit_on_terminate(), tempfile.TemporaryDirectory(prefix="jina-local-rerank-bench-") as tmp:
+        options["trained"] = bench.TrainedReference(Path(tmp) / "trained", max(queries, 3))
         for model in models:
             for run in runs:
                 new_rows = bench.run(model, **options, **run, baseline_dtypes=tuple(baselines), progress=True)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from typing import Any
 
 import torch
+
+from jina_local_rerank.runtime.matmul_probe import MatmulRates
 
 logger = logging.getLogger(__name__)
 
@@ -48,24 +51,50 @@ def parse_dtype(dtype: DTypeLike) -> torch.dtype | None:
     raise ValueError(f"Unsupported dtype {dtype!r}; use 'float32', 'bfloat16', 'float16' or a torch.dtype.")
 
 
-def default_dtype(device: torch.device) -> torch.dtype:
-    """Fastest dtype whose scores stay close to fp32 on this device.
+CPU_DTYPE_ENV = "JINA_LOCAL_RERANK_CPU_DTYPE"
+# fp16 becomes the CPU default only where its matmuls measure at least this much faster than fp32.
+FP16_MIN_SPEEDUP = 1.25
+
+
+def cpu_dtype_override() -> torch.dtype | None:
+    """``$JINA_LOCAL_RERANK_CPU_DTYPE``: a fixed CPU default instead of the measured choice (tests pin fp32)."""
+    value = os.environ.get(CPU_DTYPE_ENV)
+    if not value:
+        return None
+    try:
+        return parse_dtype(value)
+    except ValueError as exc:
+        raise ValueError(f"{CPU_DTYPE_ENV}={value!r}: {exc}") from None
+
+
+def default_dtype(device: torch.device, cpu_rates: MatmulRates | None = None) -> torch.dtype:
+    """Fastest dtype whose scores stay close to fp32 on this device (``cpu_rates``: the measured matmul rates).
 
     CUDA and MPS: fp16 -- as fast as bf16 on an H100 and about 6x closer to fp32 scores
-    (docs/performance.md). CPU: always fp32, even where the CPU multiplies fp16 natively
-    (AMX-FP16 / AVX512-FP16). Measured on such a CPU, fp16 let a document's score move by 3e-4 with
-    its batch-mates (oneDNN picks kernels per shape) and grew resident memory with every new batch
-    shape (oneDNN's primitive cache: +300 MB over 200 calls, still growing). In fp32 the same score
-    moves by about 2e-8. fp16 and bf16 stay available on CPUs as an explicit ``dtype``.
+    (docs/performance.md). CPU: chosen from measured matmul rates, never from flags alone: fp16
+    where this CPU multiplies it natively at least 1.25x faster than fp32 (AVX512-FP16 or AMX-FP16;
+    max |score delta| about 0.003 on a trained model), else fp32. bf16 is never the default, however
+    fast: on a trained model it moves scores by 0.04 (0.014 even with fp32 accumulation and fp32
+    residuals), beyond the 0.01 a ranking can absorb. ``$JINA_LOCAL_RERANK_CPU_DTYPE`` overrides the
+    choice; an explicit ``dtype`` always wins.
     """
     if device.type in ("cuda", "mps"):
+        return torch.float16
+    override = cpu_dtype_override()
+    if override is not None:
+        return override
+    if (
+        cpu_rates is not None
+        and cpu_rates.native(torch.float16)
+        and cpu_rates.speedup(torch.float16) >= FP16_MIN_SPEEDUP
+    ):
         return torch.float16
     return torch.float32
 
 
-def resolve_dtype(dtype: DTypeLike, device: torch.device) -> torch.dtype:
+def resolve_dtype(dtype: DTypeLike, device: torch.device, cpu_rates: MatmulRates | None = None) -> torch.dtype:
     parsed = parse_dtype(dtype)
-    return parsed if parsed is not None else default_dtype(device)
+    return parsed if parsed is not None else default_dtype(device, cpu_rates)
 
 
 def flash_attn_available() -> bool:

@@ -21,6 +21,7 @@ from jina_local_rerank.runtime.cuda import (
     flex_attention_supported,
     flex_compile_failed,
 )
+from jina_local_rerank.runtime.matmul_probe import MatmulRates, matmul_rates
 from jina_local_rerank.text import validation
 
 BACKENDS = ("torch", "onnx", "openvino")
@@ -64,24 +65,31 @@ class MachineCapabilities:
     torch_varlen: bool = False  # torch's own variable-length attention (no ALiBi slopes)
     triton: bool = False  # torch.compile can generate the fused residual LayerNorm kernel
     flex_attention: bool = False  # torch.compile can generate FlexAttention's kernel (packed ALiBi, CUDA + Triton)
+    cpu_matmul: MatmulRates | None = None  # measured CPU matmul rates, when the plan chooses a CPU dtype
 
     @classmethod
-    def probe(cls, device: str | torch.device | None = None) -> MachineCapabilities:
+    def probe(cls, device: str | torch.device | None = None, *, choose_cpu_dtype: bool = False) -> MachineCapabilities:
+        """This machine's capabilities; with ``choose_cpu_dtype`` also its CPU matmul rates if the model
+        will run on the CPU (measured once per machine and cached: ``runtime.matmul_probe``)."""
         cuda = torch.cuda.is_available()
         memory = 0
         if cuda:
             named = torch.device(device) if device is not None else None
             target = named if named is not None and named.type == "cuda" else torch.device("cuda")
             memory = torch.cuda.get_device_properties(target).total_memory
-        mps = getattr(torch.backends, "mps", None)
+        mps_backend = getattr(torch.backends, "mps", None)
+        mps = mps_backend is not None and mps_backend.is_available()
+        on_cpu = torch.device(device).type == "cpu" if device is not None else not (cuda or mps)
+        measure = choose_cpu_dtype and on_cpu and hardware.cpu_dtype_override() is None
         return cls(
             cuda=cuda,
-            mps=mps is not None and mps.is_available(),
+            mps=mps,
             cuda_memory=memory,
             flash_attn=hardware.flash_attn_available(),
             torch_varlen=fast_kernel_available(torch.device("cuda"), torch.float16, alibi=False) if cuda else False,
             triton=importlib.util.find_spec("triton") is not None and not compile_failed(),
             flex_attention=cuda and flex_attention_supported() and not flex_compile_failed(),
+            cpu_matmul=matmul_rates() if measure else None,
         )
 
 
@@ -188,7 +196,7 @@ def resolve_target(requested: RequestedSettings, machine: MachineCapabilities) -
             raise ValueError("packed, cuda_graphs and fused_norms are torch speed-ups; they need backend='torch'.")
         device_request, dtype_request = "cpu", "float32"
     device = _device(device_request, machine)
-    dtype = hardware.resolve_dtype(dtype_request, device)
+    dtype = hardware.resolve_dtype(dtype_request, device, machine.cpu_matmul)
     flash = device.type == "cuda" and dtype in _HALF and machine.flash_attn
     budget = validation.check_positive_int("token_budget", requested.token_budget)
     return Target(

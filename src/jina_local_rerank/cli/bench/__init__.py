@@ -8,17 +8,17 @@ Loaded only by the ``bench`` command: ``import jina_local_rerank`` never reaches
 
 from __future__ import annotations
 
-from jina_local_rerank.cli.bench.backends_run import (
-    BACKEND_ENGINES,
-    BackendRow,
+from jina_local_rerank.cli.bench.agreement import (
+    Agreement,
+    TrainedReference,
     agreement_queries,
-    backends_markdown,
-    run_backends,
     trained_body_folder,
     trained_cross_encoder,
 )
+from jina_local_rerank.cli.bench.backends_run import BACKEND_ENGINES, BackendRow, backends_markdown, run_backends
 from jina_local_rerank.cli.bench.checkpoints import write_checkpoint, write_listwise_checkpoint
 from jina_local_rerank.cli.bench.listwise_run import run_listwise
+from jina_local_rerank.cli.bench.machine import MachineRates, measure_machine
 from jina_local_rerank.cli.bench.shapes import SHAPES, Shape
 from jina_local_rerank.cli.bench.tables import Row, resources_line, rows_to_json, to_markdown
 from jina_local_rerank.cli.bench.torch_run import run
@@ -33,14 +33,18 @@ from jina_local_rerank.cli.bench.workloads import (
 __all__ = [
     "BACKEND_ENGINES",
     "SHAPES",
+    "Agreement",
     "BackendRow",
+    "MachineRates",
     "Row",
     "Shape",
+    "TrainedReference",
     "agreement_queries",
     "backends_markdown",
     "estimate_seconds",
     "listwise_flops",
     "make_workload",
+    "measure_machine",
     "peak_matmul_rate",
     "resources_line",
     "rows_to_json",

@@ -15,11 +15,13 @@ import torch
 from sentence_transformers import CrossEncoder
 from tqdm import tqdm
 
+from jina_local_rerank.cli.bench.agreement import TrainedReference
 from jina_local_rerank.cli.bench.checkpoints import write_checkpoint
 from jina_local_rerank.cli.bench.listwise_run import run_listwise
+from jina_local_rerank.cli.bench.machine import MachineRates, measure_machine
 from jina_local_rerank.cli.bench.shapes import SHAPES, Shape
 from jina_local_rerank.cli.bench.tables import Row
-from jina_local_rerank.cli.bench.workloads import accuracy, best_time, make_workload, peak_matmul_rate, workload_flops
+from jina_local_rerank.cli.bench.workloads import accuracy, best_time, make_workload, workload_flops
 from jina_local_rerank.models.checkpoint import Architecture
 from jina_local_rerank.reranker import Reranker
 from jina_local_rerank.runtime import hardware
@@ -38,6 +40,8 @@ def run(
     baseline_dtypes: tuple[str, ...] = ("float32",),
     requests: int = 1,
     progress: bool = False,
+    machine: MachineRates | None = None,
+    trained: TrainedReference | None = None,
 ) -> list[Row]:
     """Benchmark one model shape on one workload; the first rows are the baselines (fp32 first).
 
@@ -46,6 +50,9 @@ def run(
 
     ``requests`` > 1 times a throughput workload: that many queries (``documents`` each) in one call,
     ``score_many`` for us and one ``predict`` over all pairs for the baseline, as a server batches them.
+
+    ``machine`` (the matmul rates that set the floors) and ``trained`` (fp32 scores of a trained
+    checkpoint, for agreement) are measured here when not given; ``bench`` measures them once.
     """
     shape = SHAPES[model]
     if shape.architecture is Architecture.JINA_V3:
@@ -60,6 +67,7 @@ def run(
             requests=requests,
         )
     torch_device = resolve_device(device)
+    machine = machine or measure_machine(torch_device)
     workload = "long" if long else f"{documents} docs"
     if requests > 1:
         workload = f"{requests} x {workload}"
@@ -77,6 +85,9 @@ def run(
         stages.update()
 
     with stages, tempfile.TemporaryDirectory(prefix="jina-local-rerank-bench-") as tmp:
+        if trained is None:
+            stages.set_postfix_str("scoring the trained checkpoint in fp32")
+            trained = TrainedReference(Path(tmp) / "trained", queries)
         stages.set_postfix_str("writing a random checkpoint")
         folder = write_checkpoint(shape, Path(tmp) / model)
         stage("loading")
@@ -107,16 +118,19 @@ def run(
                     elapsed * 1000 / requests,
                     len(pairs) / elapsed,
                     speedup=first_time / elapsed,
+                    floor_ratio=elapsed
+                    / (baseline_flops / machine.rate(hardware.resolve_dtype(base_dtype, torch_device))),
+                    accurate_floor_ratio=elapsed / (baseline_flops / machine.accurate_rate()),
                     achieved_tflops=baseline_flops / elapsed / 1e12,
                 )
             )
             del baseline
             stage("Reranker")
 
-        engines = [("Reranker (defaults)", ours)] + [
-            (f"Reranker ({name})", Reranker(folder, device=torch_device, dtype=name)) for name in extra_dtypes
+        engines = [("Reranker (defaults)", ours, None)] + [
+            (f"Reranker ({name})", Reranker(folder, device=torch_device, dtype=name), name) for name in extra_dtypes
         ]
-        for label, reranker in engines:
+        for label, reranker, dtype_name in engines:
             call: Callable[[], object]
             if requests == 1:
                 call = functools.partial(reranker.rerank, *work[0])
@@ -127,9 +141,10 @@ def run(
             forward = best_time(functools.partial(reranker.pipeline.scorer.score, windows), torch_device, repeats)
             # Ours reads every window of a long document; the baseline only the first 1024 tokens.
             flops = workload_flops(shape, [len(pair) for pair in windows])
-            peak = peak_matmul_rate(torch_device, reranker.dtype)
+            peak = machine.rate(reranker.dtype)
             stage(f"{label}: agreement with fp32")
             delta, agreement = accuracy(reranker, fp32, tokenizer, documents, queries, long)
+            on_trained = trained.agreement(device=torch_device, dtype=dtype_name)
             stage("Reranker")
             rows.append(
                 Row(
@@ -141,14 +156,20 @@ def run(
                     len(pairs) / elapsed,
                     speedup=(base_time or elapsed) / elapsed,
                     floor_ratio=elapsed / (flops / peak),
+                    accurate_floor_ratio=elapsed / (flops / machine.accurate_rate()),
                     achieved_tflops=flops / elapsed / 1e12,
                     forward_tflops=flops / forward / 1e12,
                     max_abs_delta=delta,
                     top3_agreement=agreement,
+                    trained_max_abs_delta=on_trained.max_abs_delta,
+                    trained_top10_same_order=on_trained.top10_same_order,
                     extra={
                         "load_seconds": round(load_seconds, 2),
                         "plan": str(reranker.plan),
                         "peak_matmul_tflops": round(peak / 1e12, 3),
+                        "accurate_matmul_tflops": round(machine.accurate_rate() / 1e12, 3),
+                        "trained_top3_overlap": on_trained.top3_overlap,
+                        "trained_top10_overlap": on_trained.top10_overlap,
                         "workload_tflop": round(flops / 1e12, 4),
                         "forward_ms": round(forward * 1000, 2),
                         "packed": reranker.packed,

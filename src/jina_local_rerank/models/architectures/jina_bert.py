@@ -34,6 +34,7 @@ from jina_local_rerank.runtime.cuda import (
 
 # Attention is computed in blocks of this many query rows once a sequence is longer than it.
 _QUERY_BLOCK = 512
+_SHARED_MASK_BYTES = 256 * 2**20
 
 # ``varlen_attention``'s signature: (query, key, value, cu_seqlens, max_seqlen, *, alibi_slopes=...).
 PackedAttention = Callable[..., torch.Tensor]
@@ -116,15 +117,24 @@ class JinaBertSelfAttention(nn.Module):
         # [..., tokens, hidden] -> [..., tokens, heads, head_dim]
         return x.view(*x.shape[:-1], self.num_heads, self.head_dim)
 
-    def forward_padded(self, hidden: torch.Tensor, padding_bias: torch.Tensor, slopes: torch.Tensor) -> torch.Tensor:
-        """SDPA with ALiBi + padding as an additive mask, in query blocks for long sequences."""
+    def forward_padded(
+        self,
+        hidden: torch.Tensor,
+        padding_bias: torch.Tensor,
+        slopes: torch.Tensor,
+        masks: list[torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """SDPA with ALiBi + padding as an additive mask, in query blocks for long sequences.
+
+        ``masks``: the blocks' masks made once for all layers (``padded_masks``); else made here.
+        """
         batch, length, _ = hidden.shape
         q, k, v = (self._heads(proj(hidden)).transpose(1, 2) for proj in (self.query, self.key, self.value))
         dropout = self.dropout_p if self.training else 0.0
         outputs = []
-        for start in range(0, length, _QUERY_BLOCK):
-            rows = torch.arange(start, min(start + _QUERY_BLOCK, length), device=hidden.device)
-            mask = alibi_bias(slopes, rows, length).to(q.dtype)[None] + padding_bias
+        for index, start in enumerate(range(0, length, _QUERY_BLOCK)):
+            rows = slice(start, min(start + _QUERY_BLOCK, length))
+            mask = masks[index] if masks is not None else padded_mask(slopes, padding_bias, rows, length, q.dtype)
             outputs.append(
                 nn.functional.scaled_dot_product_attention(q[:, :, rows], k, v, attn_mask=mask, dropout_p=dropout)
             )
@@ -143,6 +153,29 @@ class JinaBertSelfAttention(nn.Module):
         q, k, v = (self._heads(proj(hidden)) for proj in (self.query, self.key, self.value))
         context = attention(q, k, v, cu_seqlens, max_seqlen, alibi_slopes=slopes)
         return context.reshape(hidden.shape[0], -1)
+
+
+def padded_mask(
+    slopes: torch.Tensor, padding_bias: torch.Tensor, rows: slice, length: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """ALiBi plus padding for the queries in ``rows``: [batch, heads, rows, length]."""
+    positions = torch.arange(rows.start, rows.stop, device=slopes.device)
+    return alibi_bias(slopes, positions, length).to(dtype)[None] + padding_bias
+
+
+def padded_masks(
+    slopes: torch.Tensor, padding_bias: torch.Tensor, length: int, dtype: torch.dtype
+) -> list[torch.Tensor] | None:
+    """Every query block's mask, made once and shared by all layers (they are the same in each), or
+    ``None`` where they would take more than ``_SHARED_MASK_BYTES``: then each layer makes its own.
+
+    Making the [batch, heads, rows, keys] mask in every layer cost an eighth of a CPU forward.
+    """
+    size = padding_bias.shape[0] * slopes.shape[0] * length * length * torch.finfo(dtype).bits // 8
+    if size > _SHARED_MASK_BYTES:
+        return None
+    blocks = (slice(start, min(start + _QUERY_BLOCK, length)) for start in range(0, length, _QUERY_BLOCK))
+    return [padded_mask(slopes, padding_bias, rows, length, dtype) for rows in blocks]
 
 
 class JinaBertSelfOutput(nn.Module):
@@ -264,8 +297,10 @@ class JinaBertModel(JinaBertPreTrainedModel):
         # [batch, 1, 1, keys]: 0 for real tokens, the dtype's minimum for padding (BERT's extended mask).
         padding_bias = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
 
+        masks = padded_masks(slopes, padding_bias, hidden.shape[1], hidden.dtype)
+
         def attend(attention: JinaBertSelfAttention, states: torch.Tensor) -> torch.Tensor:
-            return attention.forward_padded(states, padding_bias, slopes)
+            return attention.forward_padded(states, padding_bias, slopes, masks)
 
         for layer in self.encoder.layer:
             hidden = layer(hidden, attend)
