@@ -16,7 +16,6 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -94,40 +93,43 @@ def _cpuinfo_fields() -> list[tuple[str, str]]:
     return fields
 
 
-def measure(size: int = 768, seconds_per_dtype: float = 0.06) -> MatmulRates:
-    """Time ``size``-cubed matmuls in each dtype (best of the repeats that fit in ``seconds_per_dtype``).
+def measure(size: int = 768, seconds: float = 0.3, rounds: int = 30) -> MatmulRates:
+    """The best rate of ``size``-cubed matmuls per dtype, timed in interleaved rounds within ``seconds``.
 
-    768 is the hidden size of v2, the shape class that dominates a reranker's FLOPs. A dtype that is
-    over 20x slower than fp32 on a 128-cube warm-up is emulated: its rate there is recorded, without
-    a full-size run that would take seconds.
+    768 is the hidden size of v2, the shape class that dominates a reranker's FLOPs. Rounds alternate
+    the dtypes, so a noisy neighbour slows them all alike and their ratio (what the default dtype is
+    chosen by) stays stable. A dtype over 20x slower than fp32 on a 128-cube warm-up is emulated: its
+    rate there is recorded, without full-size runs that would take seconds.
     """
     generator = torch.Generator().manual_seed(0)
-    small = {name: _rate(dtype, 128, seconds_per_dtype / 4, generator) for name, dtype in _DTYPES.items()}
-    rates = {
-        name: small[name] if small[name] < small["float32"] / 20 else _rate(dtype, size, seconds_per_dtype, generator)
-        for name, dtype in _DTYPES.items()
-    }
+    small = {name: _operands(dtype, 128, generator) for name, dtype in _DTYPES.items()}
+    warm = {name: _seconds(*operands) for name, operands in small.items()}
+    emulated = {name for name in _DTYPES if warm[name] > 20 * warm["float32"]}
+    rates = {name: 2 * 128**3 / warm[name] for name in emulated}
+    operands = {name: _operands(dtype, size, generator) for name, dtype in _DTYPES.items() if name not in emulated}
+    best = {name: _seconds(*pair) for name, pair in operands.items()}  # also the warm-up at full size
+    deadline = time.perf_counter() + seconds
+    for _ in range(rounds):
+        for name, pair in operands.items():
+            best[name] = min(best[name], _seconds(*pair))
+        if time.perf_counter() > deadline:
+            break
+    rates.update({name: 2 * size**3 / elapsed for name, elapsed in best.items()})
     return MatmulRates(**rates, cpu=cpu_name(), threads=torch.get_num_threads())
 
 
-def _rate(dtype: torch.dtype, size: int, budget: float, generator: torch.Generator) -> float:
-    a = torch.randn(size, size, generator=generator).to(dtype)
-    b = torch.randn(size, size, generator=generator).to(dtype)
-    return 2 * size**3 / _best_seconds(lambda: a @ b, repeats=20, budget=budget)
+def _operands(dtype: torch.dtype, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    return (
+        torch.randn(size, size, generator=generator).to(dtype),
+        torch.randn(size, size, generator=generator).to(dtype),
+    )
 
 
-def _best_seconds(call: Callable[[], object], repeats: int, budget: float) -> float:
+def _seconds(a: torch.Tensor, b: torch.Tensor) -> float:
     with torch.inference_mode():
-        call()  # warm-up: kernel selection and first-touch memory
-        best = float("inf")
-        deadline = time.perf_counter() + budget
-        for _ in range(repeats):
-            start = time.perf_counter()
-            call()
-            best = min(best, time.perf_counter() - start)
-            if time.perf_counter() > deadline:
-                break
-    return max(best, 1e-9)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        return max(time.perf_counter() - start, 1e-9)
 
 
 def cache_path() -> Path:

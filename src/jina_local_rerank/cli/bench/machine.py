@@ -43,7 +43,7 @@ class MachineRates:
 def measure_machine(device: torch.device) -> MachineRates:
     """Matmul rates of ``device``: 2048-cubed on a CPU (emulated dtypes detected and skipped), 8192 on a GPU."""
     if device.type == "cpu":
-        return MachineRates(device, measure(size=2048, seconds_per_dtype=1.0))
+        return MachineRates(device, measure(size=2048, seconds=2.0))
     rates = {name: peak_matmul_rate(device, dtype) for name, dtype in _DTYPES.items()}
     return MachineRates(device, MatmulRates(**rates, cpu=str(device), threads=torch.get_num_threads()))
 

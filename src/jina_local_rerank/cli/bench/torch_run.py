@@ -18,7 +18,7 @@ from tqdm import tqdm
 from jina_local_rerank.cli.bench.agreement import TrainedReference
 from jina_local_rerank.cli.bench.checkpoints import write_checkpoint
 from jina_local_rerank.cli.bench.listwise_run import run_listwise
-from jina_local_rerank.cli.bench.machine import MachineRates, measure_machine
+from jina_local_rerank.cli.bench.machine import measure_machine
 from jina_local_rerank.cli.bench.shapes import SHAPES, Shape
 from jina_local_rerank.cli.bench.tables import Row
 from jina_local_rerank.cli.bench.workloads import accuracy, best_time, make_workload, workload_flops
@@ -40,7 +40,6 @@ def run(
     baseline_dtypes: tuple[str, ...] = ("float32",),
     requests: int = 1,
     progress: bool = False,
-    machine: MachineRates | None = None,
     trained: TrainedReference | None = None,
 ) -> list[Row]:
     """Benchmark one model shape on one workload; the first rows are the baselines (fp32 first).
@@ -51,8 +50,9 @@ def run(
     ``requests`` > 1 times a throughput workload: that many queries (``documents`` each) in one call,
     ``score_many`` for us and one ``predict`` over all pairs for the baseline, as a server batches them.
 
-    ``machine`` (the matmul rates that set the floors) and ``trained`` (fp32 scores of a trained
-    checkpoint, for agreement) are measured here when not given; ``bench`` measures them once.
+    Each variant's floors come from matmul rates measured just before it is timed, so a noisy
+    neighbour slows both alike. ``trained`` (fp32 scores of a trained checkpoint, for agreement) is
+    made here when not given; ``bench`` makes it once for all models.
     """
     shape = SHAPES[model]
     if shape.architecture is Architecture.JINA_V3:
@@ -67,7 +67,6 @@ def run(
             requests=requests,
         )
     torch_device = resolve_device(device)
-    machine = machine or measure_machine(torch_device)
     workload = "long" if long else f"{documents} docs"
     if requests > 1:
         workload = f"{requests} x {workload}"
@@ -107,6 +106,7 @@ def run(
         stage("CrossEncoder.predict")
         for base_dtype in baseline_dtypes:
             baseline = baseline_cross_encoder(shape, folder, torch_device, base_dtype)
+            machine = measure_machine(torch_device)
             elapsed = best_time(functools.partial(baseline.predict, pairs), torch_device, repeats)
             base_time = first_time = base_time or elapsed
             rows.append(
@@ -136,6 +136,7 @@ def run(
                 call = functools.partial(reranker.rerank, *work[0])
             else:
                 call = functools.partial(reranker.score_many, work)
+            machine = measure_machine(torch_device)
             elapsed = best_time(call, torch_device, repeats)
             windows = [pair for query, docs in work for pair in _windows(reranker, query, docs)]
             forward = best_time(functools.partial(reranker.pipeline.scorer.score, windows), torch_device, repeats)
