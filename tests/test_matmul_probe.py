@@ -125,3 +125,21 @@ def test_reranker_default_uses_the_measured_choice(
     (tmp_path / "rates.json").unlink()
     assert Reranker(V2_TINY, device="cpu", dtype="float32").dtype == torch.float32
     assert not (tmp_path / "rates.json").exists()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_on_cpu_buckets_batch_widths(dtype: str) -> None:
+    """oneDNN keeps kernels per batch shape: half-precision CPU batches come in widths of 64 tokens."""
+    reranker = Reranker(V2_TINY, device="cpu", dtype=dtype)
+    assert reranker.plan.pad_to_multiple == 64
+    assert "pad_to_multiple=64" in reranker.plan.describe()
+    scorer = reranker.pipeline.scorer
+    pairs = reranker.pipeline.windows("a query", ["short", "a somewhat longer document " * 5])
+    longest = max(len(pair) for pair in pairs)
+    width = scorer.features(pairs)["input_ids"].shape[1]
+    assert width % 64 == 0 and longest < width < longest + 64
+    bucketed = scorer.score(pairs)
+    scorer.pad_to_multiple = 1
+    assert scorer.features(pairs)["input_ids"].shape[1] == longest
+    assert scorer.score(pairs) == pytest.approx(bucketed, abs=2e-3)  # padding never changes what is read
+    assert Reranker(V2_TINY, device="cpu", dtype="float32").plan.pad_to_multiple == 1

@@ -28,6 +28,7 @@ BACKENDS = ("torch", "onnx", "openvino")
 PRECISIONS = {"onnx": ("float32", "int8"), "openvino": ("float32", "bfloat16", "int8")}
 _PRECISION_ALIASES = {"fp32": "float32", "bf16": "bfloat16", "qint8": "int8"}
 _HALF = (torch.float16, torch.bfloat16)
+CPU_HALF_PAD_MULTIPLE = 64
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ class ExecutionPlan:
     token_budget: int
     backend: str = "torch"
     precision: str | None = None
+    # Padded batches are this many tokens wide (a multiple): in half precision on a CPU oneDNN keeps
+    # kernels per batch shape, so widths are bucketed to bound their number (docs/core.md, CPU dtype).
+    pad_to_multiple: int = 1
 
     def describe(self) -> str:
         """One line for logs, ``serve``'s startup and ``bench``."""
@@ -136,7 +140,8 @@ class ExecutionPlan:
                 ("fused_norms", self.fused_norms),
             )
         )
-        return f"{head} attention={self.attn_implementation} {flags} token_budget={self.token_budget}"
+        padding = f" pad_to_multiple={self.pad_to_multiple}" if self.pad_to_multiple > 1 else ""
+        return f"{head} attention={self.attn_implementation} {flags} token_budget={self.token_budget}{padding}"
 
     def __str__(self) -> str:
         return self.describe()
@@ -277,6 +282,7 @@ def make_plan(requested: RequestedSettings, traits: ArchitectureTraits, machine:
 def _plan(
     target: Target, attention: str, *, packed: bool, cuda_graphs: bool, fused_norms: bool, backend: str = "torch"
 ) -> ExecutionPlan:
+    bucketed = target.device.type == "cpu" and target.dtype in _HALF and target.precision is None and not packed
     return ExecutionPlan(
         device=target.device,
         dtype=target.dtype,
@@ -287,4 +293,5 @@ def _plan(
         token_budget=target.token_budget,
         backend=backend,
         precision=target.precision,
+        pad_to_multiple=CPU_HALF_PAD_MULTIPLE if bucketed else 1,
     )

@@ -76,11 +76,13 @@ class PairScorer:
         runner: Runner | None = None,
         cache: ScoreCache[float] | None = None,
         fingerprint: ModelFingerprint = (),
+        pad_to_multiple: int = 1,
     ) -> None:
         self.cross_encoder = cross_encoder
         self.runner = runner
         self.cache = cache
         self.fingerprint = fingerprint
+        self.pad_to_multiple = pad_to_multiple
         self.pad_token_id = pad_token_id
         self.token_budget = token_budget
         # Packed batches (native models only) hold no padding at all; see packing.py and varlen.py.
@@ -181,7 +183,7 @@ class PairScorer:
         if self.packed:
             return packed_features(pairs)  # host tensors; the native module places them
         # numpy, not torch: small torch CPU ops right after the tokenizer's threads can take milliseconds.
-        width = max(len(p) for p in pairs)
+        width = -(-max(len(p) for p in pairs) // self.pad_to_multiple) * self.pad_to_multiple
         input_ids = np.full((len(pairs), width), self.pad_token_id, dtype=np.int64)
         attention_mask = np.zeros((len(pairs), width), dtype=np.int64)
         with_types = pairs[0].token_type_ids is not None

@@ -93,6 +93,10 @@ def load_model(
             architecture=architecture,
             cross_encoder=cross_encoder,
         )
+    hard = hard_max_length(config, architecture, allow_long_context)
+    if hard is not None and hard % plan.pad_to_multiple:
+        # Bucketed widths must never exceed the positions the model has.
+        plan = dataclasses.replace(plan, pad_to_multiple=1)
     scorer = PairScorer(
         cross_encoder,
         tokenizer.pad_token_id,
@@ -101,8 +105,8 @@ def load_model(
         runner=runner,
         cache=score_cache,
         fingerprint=model_fingerprint(model_name, revision, folder, plan),
+        pad_to_multiple=plan.pad_to_multiple,
     )
-    hard = hard_max_length(config, architecture, allow_long_context)
     tokenizer_limit = int(cross_encoder.tokenizer.model_max_length)
     limits = LengthLimits(
         model_name=model_name,
