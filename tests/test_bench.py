@@ -17,7 +17,13 @@ def test_smoke_benchmark_runs_and_reports_every_column(tmp_path, capsys):
     assert [r["engine"] for r in rows] == ["CrossEncoder.predict", "Reranker (defaults)"] * 2
     ours = [r for r in rows if r["engine"] != "CrossEncoder.predict"]
     assert all(r["pairs_per_s"] > 0 and r["floor_ratio"] > 0 and r["top3_agreement"] is not None for r in ours)
-    assert "| smoke-v2 | 8 docs |" in capsys.readouterr().out
+    # Every row is a multiple of its own dtype's floor and of the accurate one; ours also carry the
+    # agreement with fp32 on the trained checkpoint (0 for an fp32 default: the very same model).
+    assert all(r["floor_ratio"] > 0 and r["accurate_floor_ratio"] > 0 for r in rows)
+    assert all(r["trained_max_abs_delta"] is not None and r["trained_top10_same_order"] is not None for r in ours)
+    out = capsys.readouterr().out
+    assert "| smoke-v2 | 8 docs |" in out
+    assert out.startswith("CPU: ") and "matmul TFLOP/s: fp32" in out and "accurate floor at" in out
 
 
 @pytest.mark.slow

@@ -8,10 +8,11 @@ way on another.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
+from jina_local_rerank.cli.bench.tables import Row
 from jina_local_rerank.cli.bench.workloads import peak_matmul_rate
 from jina_local_rerank.runtime.matmul_probe import MatmulRates, cpu_flags, cpu_name, measure
 
@@ -26,6 +27,20 @@ class MachineRates:
 
     def accurate_rate(self) -> float:
         return self.rates.accurate_rate()
+
+    def merged(self, other: MachineRates) -> MachineRates:
+        """The best rate of each dtype seen in either measurement: on a shared machine a neighbour only
+        ever slows a measurement down, so the best one is closest to what the machine can do."""
+        best = [max(self.rate(dtype), other.rate(dtype)) for dtype in _DTYPES.values()]
+        return MachineRates(self.device, replace(self.rates, float32=best[0], bfloat16=best[1], float16=best[2]))
+
+    def set_floors(self, row: Row, dtype: torch.dtype) -> None:
+        """Fill ``row``'s floor multiples from its ``seconds`` and ``flop`` (kept in ``extra``)."""
+        seconds, flop = row.extra["seconds"], row.extra["flop"]
+        row.floor_ratio = seconds / (flop / self.rate(dtype))
+        row.accurate_floor_ratio = seconds / (flop / self.accurate_rate())
+        row.extra["matmul_tflops"] = round(self.rate(dtype) / 1e12, 3)
+        row.extra["accurate_matmul_tflops"] = round(self.accurate_rate() / 1e12, 3)
 
     def describe(self) -> str:
         if self.device.type == "cpu":

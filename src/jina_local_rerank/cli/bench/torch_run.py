@@ -67,6 +67,7 @@ def run(
             requests=requests,
         )
     torch_device = resolve_device(device)
+    machine = measure_machine(torch_device)
     workload = "long" if long else f"{documents} docs"
     if requests > 1:
         workload = f"{requests} x {workload}"
@@ -106,7 +107,7 @@ def run(
         stage("CrossEncoder.predict")
         for base_dtype in baseline_dtypes:
             baseline = baseline_cross_encoder(shape, folder, torch_device, base_dtype)
-            machine = measure_machine(torch_device)
+            machine = machine.merged(measure_machine(torch_device))
             elapsed = best_time(functools.partial(baseline.predict, pairs), torch_device, repeats)
             base_time = first_time = base_time or elapsed
             rows.append(
@@ -118,10 +119,8 @@ def run(
                     elapsed * 1000 / requests,
                     len(pairs) / elapsed,
                     speedup=first_time / elapsed,
-                    floor_ratio=elapsed
-                    / (baseline_flops / machine.rate(hardware.resolve_dtype(base_dtype, torch_device))),
-                    accurate_floor_ratio=elapsed / (baseline_flops / machine.accurate_rate()),
                     achieved_tflops=baseline_flops / elapsed / 1e12,
+                    extra={"seconds": elapsed, "flop": baseline_flops},
                 )
             )
             del baseline
@@ -136,13 +135,12 @@ def run(
                 call = functools.partial(reranker.rerank, *work[0])
             else:
                 call = functools.partial(reranker.score_many, work)
-            machine = measure_machine(torch_device)
+            machine = machine.merged(measure_machine(torch_device))
             elapsed = best_time(call, torch_device, repeats)
             windows = [pair for query, docs in work for pair in _windows(reranker, query, docs)]
             forward = best_time(functools.partial(reranker.pipeline.scorer.score, windows), torch_device, repeats)
             # Ours reads every window of a long document; the baseline only the first 1024 tokens.
             flops = workload_flops(shape, [len(pair) for pair in windows])
-            peak = machine.rate(reranker.dtype)
             stage(f"{label}: agreement with fp32")
             delta, agreement = accuracy(reranker, fp32, tokenizer, documents, queries, long)
             on_trained = trained.agreement(device=torch_device, dtype=dtype_name)
@@ -156,8 +154,6 @@ def run(
                     elapsed * 1000 / requests,
                     len(pairs) / elapsed,
                     speedup=(base_time or elapsed) / elapsed,
-                    floor_ratio=elapsed / (flops / peak),
-                    accurate_floor_ratio=elapsed / (flops / machine.accurate_rate()),
                     achieved_tflops=flops / elapsed / 1e12,
                     forward_tflops=flops / forward / 1e12,
                     max_abs_delta=delta,
@@ -167,8 +163,8 @@ def run(
                     extra={
                         "load_seconds": round(load_seconds, 2),
                         "plan": str(reranker.plan),
-                        "peak_matmul_tflops": round(peak / 1e12, 3),
-                        "accurate_matmul_tflops": round(machine.accurate_rate() / 1e12, 3),
+                        "seconds": elapsed,
+                        "flop": flops,
                         "trained_top3_overlap": on_trained.top3_overlap,
                         "trained_top10_overlap": on_trained.top10_overlap,
                         "workload_tflop": round(flops / 1e12, 4),
@@ -180,6 +176,8 @@ def run(
                     },
                 )
             )
+    for row in rows:
+        machine.set_floors(row, hardware.resolve_dtype(row.dtype, torch_device))
     rows[0].extra["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if torch_device.type == "cuda":
         rows[0].extra["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
