@@ -263,6 +263,7 @@ CASES = [
         "fused_norms=True is not available for jina-reranker-v3",
     ),
     ("v3-unpacked", RequestedSettings(packed=False), V3, CPU, "always runs its blocks packed"),
+    ("not-a-device", RequestedSettings(device="gpu0"), V2, CPU, "device='gpu0' is not a device"),
     ("v3-onnx", RequestedSettings(backend="onnx"), V3, CPU, "not available for jina-reranker-v3 yet"),
 ]
 

@@ -80,7 +80,10 @@ class MachineCapabilities:
             memory = torch.cuda.get_device_properties(target).total_memory
         mps_backend = getattr(torch.backends, "mps", None)
         mps = mps_backend is not None and mps_backend.is_available()
-        on_cpu = torch.device(device).type == "cpu" if device is not None else not (cuda or mps)
+        try:
+            on_cpu = torch.device(device).type == "cpu" if device is not None else not (cuda or mps)
+        except RuntimeError:  # not a device name: the plan reports it
+            on_cpu = False
         measure = choose_cpu_dtype and on_cpu and hardware.cpu_dtype_override() is None
         return cls(
             cuda=cuda,
@@ -167,7 +170,12 @@ def backend_precision(backend: str, dtype: str | torch.dtype | None, device: str
 
 def _device(requested: str | torch.device | None, machine: MachineCapabilities) -> torch.device:
     if requested is not None:
-        device = torch.device(requested)
+        try:
+            device = torch.device(requested)
+        except RuntimeError:
+            raise ValueError(
+                f"device={str(requested)!r:.80} is not a device: use 'cpu', 'cuda', 'cuda:1' or 'mps'."
+            ) from None
         if device.type == "cuda" and not machine.cuda:
             raise ValueError(f"device={str(requested)!r} was requested but CUDA is not available on this machine.")
         return device
