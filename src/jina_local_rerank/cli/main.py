@@ -175,6 +175,7 @@ def _bench(args: argparse.Namespace) -> int:
         "documents": documents,
         "repeats": repeats,
         "queries": queries,
+        "machine": machine,
     }
     runs: list[dict[str, Any]] = [
         {"long": long, "extra_dtypes": tuple(args.extra_dtype)} for long in ((False, True) if args.long else (False,))

@@ -9,6 +9,7 @@ its flags, the thread count and the torch version, so it runs once per machine a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -27,7 +28,7 @@ PROBE_VERSION = 1
 CACHE_ENV_VARIABLE = "JINA_LOCAL_RERANK_PROBE_CACHE"
 # A dtype whose matmuls run at under this share of the fp32 rate is emulated, not native.
 NATIVE_SHARE = 0.5
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,15 @@ class MatmulRates:
         """The best rate among the formats accurate enough to rank with everywhere: fp32, and fp16 where native."""
         return max(self.float32, self.float16 if self.native(torch.float16) else 0.0)
 
+    def merged(self, other: MatmulRates) -> MatmulRates:
+        """The best rate of each dtype in either measurement: on a shared machine a neighbour only ever
+        slows a measurement down, so the best one is closest to what the machine can do."""
+        best = {name: max(self.rate(dtype), other.rate(dtype)) for name, dtype in DTYPES.items()}
+        return MatmulRates(**best, cpu=self.cpu, threads=self.threads)
+
     def describe(self) -> str:
-        parts = [f"{name} {self.rate(dtype) / 1e9:,.0f}" for name, dtype in _DTYPES.items()]
-        emulated = [name for name, dtype in _DTYPES.items() if not self.native(dtype)]
+        parts = [f"{name} {self.rate(dtype) / 1e9:,.0f}" for name, dtype in DTYPES.items()]
+        emulated = [name for name, dtype in DTYPES.items() if not self.native(dtype)]
         tail = f" (emulated: {', '.join(emulated)})" if emulated else ""
         return f"matmul GFLOP/s on {self.threads} threads: {', '.join(parts)}{tail}"
 
@@ -78,11 +85,13 @@ def cpu_flags() -> list[str]:
     return []
 
 
-def _cpuinfo_fields() -> list[tuple[str, str]]:
+@functools.cache
+def _cpuinfo_fields() -> tuple[tuple[str, str], ...]:
+    """The first processor's ``/proc/cpuinfo`` fields, read once per process (every load keys the cache by them)."""
     try:
         text = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:
-        return []
+        return ()
     fields = []
     for line in text.splitlines():
         key, sep, value = line.partition(":")
@@ -90,7 +99,7 @@ def _cpuinfo_fields() -> list[tuple[str, str]]:
             fields.append((key.strip(), value.strip()))
         elif fields and not line.strip():
             break  # the first processor's block is enough
-    return fields
+    return tuple(fields)
 
 
 def measure(size: int = 768, seconds: float = 0.3, rounds: int = 30) -> MatmulRates:
@@ -102,11 +111,11 @@ def measure(size: int = 768, seconds: float = 0.3, rounds: int = 30) -> MatmulRa
     rate there is recorded, without full-size runs that would take seconds.
     """
     generator = torch.Generator().manual_seed(0)
-    small = {name: _operands(dtype, 128, generator) for name, dtype in _DTYPES.items()}
+    small = {name: _operands(dtype, 128, generator) for name, dtype in DTYPES.items()}
     warm = {name: _seconds(*operands) for name, operands in small.items()}
-    emulated = {name for name in _DTYPES if warm[name] > 20 * warm["float32"]}
+    emulated = {name for name in DTYPES if warm[name] > 20 * warm["float32"]}
     rates = {name: 2 * 128**3 / warm[name] for name in emulated}
-    operands = {name: _operands(dtype, size, generator) for name, dtype in _DTYPES.items() if name not in emulated}
+    operands = {name: _operands(dtype, size, generator) for name, dtype in DTYPES.items() if name not in emulated}
     best = {name: _seconds(*pair) for name, pair in operands.items()}  # also the warm-up at full size
     deadline = time.perf_counter() + seconds
     for _ in range(rounds):

@@ -8,13 +8,13 @@ way on another.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
 from jina_local_rerank.cli.bench.tables import Row
 from jina_local_rerank.cli.bench.workloads import peak_matmul_rate
-from jina_local_rerank.runtime.matmul_probe import MatmulRates, cpu_flags, cpu_name, measure
+from jina_local_rerank.runtime.matmul_probe import DTYPES, MatmulRates, cpu_flags, cpu_name, measure
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,8 @@ class MachineRates:
         return self.rates.accurate_rate()
 
     def merged(self, other: MachineRates) -> MachineRates:
-        """The best rate of each dtype seen in either measurement: on a shared machine a neighbour only
-        ever slows a measurement down, so the best one is closest to what the machine can do."""
-        best = [max(self.rate(dtype), other.rate(dtype)) for dtype in _DTYPES.values()]
-        return MachineRates(self.device, replace(self.rates, float32=best[0], bfloat16=best[1], float16=best[2]))
+        """The best rate of each dtype seen in either measurement (``MatmulRates.merged``)."""
+        return MachineRates(self.device, self.rates.merged(other.rates))
 
     def set_floors(self, row: Row, dtype: torch.dtype) -> None:
         """Fill ``row``'s floor multiples from its ``seconds`` and ``flop`` (kept in ``extra``)."""
@@ -59,8 +57,5 @@ def measure_machine(device: torch.device) -> MachineRates:
     """Matmul rates of ``device``: 2048-cubed on a CPU (emulated dtypes detected and skipped), 8192 on a GPU."""
     if device.type == "cpu":
         return MachineRates(device, measure(size=2048, seconds=2.0))
-    rates = {name: peak_matmul_rate(device, dtype) for name, dtype in _DTYPES.items()}
+    rates = {name: peak_matmul_rate(device, dtype) for name, dtype in DTYPES.items()}
     return MachineRates(device, MatmulRates(**rates, cpu=str(device), threads=torch.get_num_threads()))
-
-
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from jina_local_rerank.cli.bench.agreement import TrainedReference
 from jina_local_rerank.cli.bench.checkpoints import write_checkpoint
 from jina_local_rerank.cli.bench.listwise_run import run_listwise
-from jina_local_rerank.cli.bench.machine import measure_machine
+from jina_local_rerank.cli.bench.machine import MachineRates, measure_machine
 from jina_local_rerank.cli.bench.shapes import SHAPES, Shape
 from jina_local_rerank.cli.bench.tables import Row
 from jina_local_rerank.cli.bench.workloads import accuracy, best_time, make_workload, workload_flops
@@ -41,6 +41,7 @@ def run(
     requests: int = 1,
     progress: bool = False,
     trained: TrainedReference | None = None,
+    machine: MachineRates | None = None,
 ) -> list[Row]:
     """Benchmark one model shape on one workload; the first rows are the baselines (fp32 first).
 
@@ -52,7 +53,8 @@ def run(
 
     Each variant's floors come from matmul rates measured just before it is timed, so a noisy
     neighbour slows both alike. ``trained`` (fp32 scores of a trained checkpoint, for agreement) is
-    made here when not given; ``bench`` makes it once for all models.
+    made here when not given; ``bench`` makes it once for all models, and passes the rates it measured
+    first as ``machine``.
     """
     shape = SHAPES[model]
     if shape.architecture is Architecture.JINA_V3:
@@ -67,7 +69,7 @@ def run(
             requests=requests,
         )
     torch_device = resolve_device(device)
-    machine = measure_machine(torch_device)
+    machine = machine or measure_machine(torch_device)
     workload = "long" if long else f"{documents} docs"
     if requests > 1:
         workload = f"{requests} x {workload}"

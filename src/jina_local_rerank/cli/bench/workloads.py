@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from jina_local_rerank.cli.bench.agreement import top
 from jina_local_rerank.cli.bench.shapes import SHAPES, Shape
 from jina_local_rerank.models.checkpoint import Architecture
 from jina_local_rerank.reranker import Reranker
@@ -118,6 +119,5 @@ def accuracy(
         fast = reranker.score_documents(query, docs).scores
         exact = fp32.score_documents(query, docs).scores
         worst = max(worst, max(abs(a - b) for a, b in zip(fast, exact)))
-        top = lambda scores: sorted(range(len(scores)), key=lambda i: -scores[i])[:3]
-        agree += top(fast) == top(exact)
+        agree += top(fast, 3) == top(exact, 3)
     return worst, agree / queries
