@@ -13,10 +13,12 @@ from typing import Any
 import torch
 
 from jina_local_rerank.cli.bench.checkpoints import write_listwise_checkpoint
+from jina_local_rerank.cli.bench.machine import MachineRates, measure_machine
 from jina_local_rerank.cli.bench.shapes import SHAPES
 from jina_local_rerank.cli.bench.tables import Row
-from jina_local_rerank.cli.bench.workloads import accuracy, best_time, listwise_flops, make_workload, peak_matmul_rate
+from jina_local_rerank.cli.bench.workloads import accuracy, best_time, listwise_flops, make_workload
 from jina_local_rerank.reranker import Reranker
+from jina_local_rerank.runtime import hardware
 from jina_local_rerank.runtime.plan import resolve_device
 
 
@@ -30,11 +32,18 @@ def run_listwise(
     long: bool = False,
     extra_dtypes: tuple[str, ...] = (),
     requests: int = 1,
+    machine: MachineRates | None = None,
 ) -> list[Row]:
     """jina-reranker-v3 reported like the others. Its upstream code does not load on transformers 5, so
-    the baseline is Jina's schedule run natively: fp32, one forward per block, one request at a time."""
+    the baseline is Jina's schedule run natively: fp32, one forward per block, one request at a time.
+
+    Floors as for the cross-encoders: from the best matmul rates seen in the run (``machine``, then a
+    measurement before each variant). There are no trained-checkpoint columns: no trained listwise
+    model installs offline.
+    """
     shape = SHAPES[model]
     torch_device = resolve_device(device)
+    machine = machine or measure_machine(torch_device)
     workload = "long" if long else f"{documents} docs"
     if requests > 1:
         workload = f"{requests} x {workload}"
@@ -58,6 +67,7 @@ def run_listwise(
             for request in work:
                 fp32.listwise_scorer.score_many([request], max_blocks_per_forward=1)
 
+        machine = machine.merged(measure_machine(torch_device))
         base_time = best_time(one_block_per_forward, torch_device, repeats)
         rows.append(
             Row(
@@ -68,6 +78,7 @@ def run_listwise(
                 base_time * 1000 / requests,
                 pairs / base_time,
                 achieved_tflops=flops / base_time / 1e12,
+                extra={"seconds": base_time, "flop": flops},
             )
         )
         engines = [("Reranker (defaults)", ours)] + [
@@ -79,8 +90,8 @@ def run_listwise(
                 if requests == 1
                 else functools.partial(reranker.score_many, work)
             )
+            machine = machine.merged(measure_machine(torch_device))
             elapsed = best_time(call, torch_device, repeats)
-            peak = peak_matmul_rate(torch_device, reranker.dtype)
             delta, agreement = accuracy(reranker, fp32, tokenizer, documents, queries, long)
             rows.append(
                 Row(
@@ -91,14 +102,14 @@ def run_listwise(
                     elapsed * 1000 / requests,
                     pairs / elapsed,
                     speedup=base_time / elapsed,
-                    floor_ratio=elapsed / (flops / peak),
                     achieved_tflops=flops / elapsed / 1e12,
                     max_abs_delta=delta,
                     top3_agreement=agreement,
                     extra={
                         "load_seconds": round(load_seconds, 2),
                         "plan": str(reranker.plan),
-                        "peak_matmul_tflops": round(peak / 1e12, 3),
+                        "seconds": elapsed,
+                        "flop": flops,
                         "workload_tflop": round(flops / 1e12, 4),
                         "blocks": len(prompts),
                         "prompt_tokens": sum(prompts),
@@ -107,6 +118,8 @@ def run_listwise(
                     },
                 )
             )
+    for row in rows:
+        machine.set_floors(row, hardware.resolve_dtype(row.dtype, torch_device))
     rows[0].extra["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if torch_device.type == "cuda":
         rows[0].extra["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)

@@ -67,6 +67,7 @@ def run(
             long=long,
             extra_dtypes=extra_dtypes,
             requests=requests,
+            machine=machine,
         )
     torch_device = resolve_device(device)
     machine = machine or measure_machine(torch_device)
