@@ -350,3 +350,18 @@ def test_the_fingerprint_tells_differently_run_models_apart(cached: Reranker) ->
     if not cached.is_listwise:
         other = Reranker(cached.model_name, device="cpu", dtype="bfloat16", cache_size=10)
         assert other.pipeline.scorer.fingerprint != scorer.fingerprint
+
+
+def test_shared_rerankers_share_a_cache_per_size_and_refuse_a_bad_size():
+    from jina_local_rerank import InvalidArgumentError, shared_reranker
+
+    settings = {"device": "cpu", "dtype": "float32"}
+    cached = shared_reranker(str(V2_TINY), cache_size=32, **settings)
+    assert cached is shared_reranker(str(V2_TINY), cache_size=32, **settings)
+    assert cached.cache is not None and cached.cache.capacity == 32
+    uncached = shared_reranker(str(V2_TINY), cache_size=0, **settings)
+    assert uncached is shared_reranker(str(V2_TINY), **settings) and uncached.cache is None
+    assert uncached is not cached
+    for bad in (-1, 2.5, True):
+        with pytest.raises(InvalidArgumentError, match="cache_size"):
+            shared_reranker(str(V2_TINY), cache_size=bad, **settings)

@@ -38,6 +38,7 @@ OPTION_HELP: Final = {
     "batch_size": "Windows per batch; None uses a token budget.",
     "local_files_only": "Never contact the hub (None: HF_HUB_OFFLINE).",
     "backend": "torch, onnx or openvino (CPU runtimes).",
+    "cache_size": "Scores kept for repeated inputs (windows; v3: blocks), LRU; None or 0: no cache.",
 }
 
 __all__ = [

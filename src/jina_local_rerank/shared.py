@@ -13,6 +13,7 @@ import torch
 
 from jina_local_rerank.models.registry import default_model
 from jina_local_rerank.reranker import Reranker
+from jina_local_rerank.text import validation
 
 _CACHE: dict[tuple[object, ...], Reranker] = {}
 _LOCK = threading.Lock()
@@ -29,9 +30,15 @@ def shared_reranker(
     token: str | bool | None = None,
     trust_remote_code: bool = False,
     backend: str = "torch",
+    cache_size: int | None = None,
 ) -> Reranker:
-    """The ``Reranker`` for these settings, created (lazily loaded) on first request and reused after."""
+    """The ``Reranker`` for these settings, created (lazily loaded) on first request and reused after.
+
+    ``cache_size`` is part of the settings: adapters asking for a score cache of the same size share
+    the model and its cache (multi-turn chats and retries hit it from any of them); ``0`` is ``None``.
+    """
     model = default_model() if model is None else model
+    cache_size = None if cache_size is None else validation.check_non_negative_int("cache_size", cache_size) or None
     key = (
         str(model),
         str(device),
@@ -42,6 +49,7 @@ def shared_reranker(
         token,
         trust_remote_code,
         backend,
+        cache_size,
     )
     with _LOCK:
         reranker = _CACHE.get(key)
@@ -57,6 +65,7 @@ def shared_reranker(
                 trust_remote_code=trust_remote_code,
                 lazy=True,
                 backend=backend,
+                cache_size=cache_size,
             )
             _CACHE[key] = reranker
         return reranker

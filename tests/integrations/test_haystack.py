@@ -117,3 +117,25 @@ def test_warm_up_is_idempotent_and_shares_the_model():
     first.warm_up()
     second.warm_up()
     assert first.reranker is loaded is second.reranker
+
+
+def test_cache_size_survives_yaml_and_makes_a_repeated_query_run_no_forward():
+    store = InMemoryDocumentStore()
+    store.write_documents([Document(content=t, id=f"d{i}") for i, t in enumerate(TEXTS)])
+    pipe = Pipeline()
+    pipe.add_component("retriever", InMemoryBM25Retriever(document_store=store, top_k=len(TEXTS)))
+    pipe.add_component("ranker", _ranker(top_k=3, cache_size=64))
+    pipe.connect("retriever.documents", "ranker.documents")
+    data = {"retriever": {"query": QUERY}, "ranker": {"query": QUERY}}
+    restored = Pipeline.loads(pipe.dumps())
+    assert restored.get_component("ranker").cache_size == 64
+    first = _got(pipe.run(data))
+    cache = pipe.get_component("ranker").reranker.cache
+    assert cache is not None and cache.capacity == 64
+    misses = cache.misses
+    # The restored pipeline's ranker has the same settings: it shares the model and its cache.
+    assert _got(restored.run(data)) == first
+    assert restored.get_component("ranker").reranker is pipe.get_component("ranker").reranker
+    assert cache.misses == misses and cache.hits >= len(TEXTS)
+    with pytest.raises(ValueError, match="cache_size"):
+        _ranker(cache_size=-3)

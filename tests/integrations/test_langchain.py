@@ -115,3 +115,22 @@ def test_metadata_values_that_cannot_be_copied_are_passed_through(core):
     assert len(out) == len(documents)
     assert all(d.metadata["lock"] is lock and d.metadata["stream"] is generator for d in out)
     assert all(set(d.metadata) == {"lock", "stream", "n"} for d in documents)
+
+
+def test_cache_size_makes_a_repeated_query_run_no_forward(store):
+    compressor = JinaLocalRerank(top_n=3, cache_size=64, **SETTINGS)
+    retriever = ContextualCompressionRetriever(
+        base_compressor=compressor, base_retriever=store.as_retriever(search_kwargs={"k": len(TEXTS)})
+    )
+    cache = compressor.core.cache
+    assert cache is not None and cache.capacity == 64
+    first = [(d.id, d.metadata["relevance_score"]) for d in retriever.invoke(QUERY)]
+    misses = cache.misses
+    second = [(d.id, d.metadata["relevance_score"]) for d in asyncio.run(retriever.ainvoke(QUERY))]
+    assert second == first and cache.misses == misses and cache.hits >= len(TEXTS)
+    # The cross-encoder with the same settings shares the model, and so the cache.
+    assert JinaLocalCrossEncoder(cache_size=64, **SETTINGS).core is compressor.core
+    assert JinaLocalRerank(**SETTINGS).core.cache is None
+    for bad in (-1, True, "8"):
+        with pytest.raises(ValueError, match="cache_size"):
+            JinaLocalRerank(cache_size=bad, **SETTINGS)

@@ -151,3 +151,24 @@ def test_round_trip_shares_one_model_and_holds_no_secrets():
     assert second.reranker is first.reranker  # one loaded model for the same settings
     ready = Reranker(V2_TINY, device="cpu", dtype="float32", lazy=True)
     assert JinaLocalRerank(reranker=ready).reranker is ready
+
+
+def test_cache_size_makes_a_repeated_query_run_no_forward(index):
+    rerank = _postprocessor(top_n=3, cache_size=64)
+    engine = index.as_query_engine(similarity_top_k=len(TEXTS), node_postprocessors=[rerank], llm=MockLLM())
+    cache = rerank.reranker.cache
+    assert cache is not None and cache.capacity == 64
+    first = [(n.node.node_id, n.score) for n in engine.query(QUERY).source_nodes]
+    misses = cache.misses
+    second = [(n.node.node_id, n.score) for n in asyncio.run(engine.aquery(QUERY)).source_nodes]
+    assert second == first  # the very floats: a hit returns what was first computed
+    assert cache.misses == misses and cache.hits >= len(TEXTS)
+    data = rerank.to_dict()
+    assert data["cache_size"] == 64
+    assert JinaLocalRerank.from_dict(data).reranker is rerank.reranker  # same settings: same model and cache
+    assert _postprocessor(cache_size=0).reranker.cache is None
+    assert JinaLocalRerank(reranker=rerank.reranker).cache_size == 64
+    with pytest.raises(ValueError, match="cache_size"):
+        _postprocessor(cache_size=-1)
+    with pytest.raises(ValueError, match="cache_size"):
+        _postprocessor(cache_size=True)

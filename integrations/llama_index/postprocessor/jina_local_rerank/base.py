@@ -32,7 +32,8 @@ class JinaLocalRerank(BaseNodePostprocessor):
 
     ``index.as_query_engine(similarity_top_k=20, node_postprocessors=[JinaLocalRerank(top_n=3)])``.
     Long nodes are split into windows and scored by their best window, not truncated. Postprocessors
-    with the same model settings share one loaded model, which loads on first use. Node scores are
+    with the same model settings share one loaded model, which loads on first use; with ``cache_size``
+    they also share its score cache, so a chat that reranks the same nodes again runs no forward. Node scores are
     sigmoids in [0, 1] for v1/v2 and cosines in [-1, 1] for jina-reranker-v3 (listwise: nodes are cut
     to ``max_length`` tokens, 2048 by default, and ``overlap`` does not apply).
 
@@ -55,6 +56,7 @@ class JinaLocalRerank(BaseNodePostprocessor):
     )
     local_files_only: bool | None = Field(default=None, description=OPTION_HELP["local_files_only"])
     backend: str = Field(default="torch", description=OPTION_HELP["backend"])
+    cache_size: int | None = Field(default=None, ge=0, description=OPTION_HELP["cache_size"])
 
     _reranker: Reranker = PrivateAttr()
 
@@ -67,6 +69,7 @@ class JinaLocalRerank(BaseNodePostprocessor):
             data.setdefault("device", str(reranker.device))
             data.setdefault("dtype", reranker.precision or str(reranker.dtype))
             data.setdefault("backend", reranker.backend)
+            data.setdefault("cache_size", reranker.cache.capacity if reranker.cache is not None else None)
         super().__init__(**data)
         validation.check_rerank_options(
             max_length=self.max_length,
@@ -80,6 +83,7 @@ class JinaLocalRerank(BaseNodePostprocessor):
             dtype=self.dtype,
             local_files_only=self.local_files_only,
             backend=self.backend,
+            cache_size=self.cache_size,
         )
 
     @field_validator("dtype", "device", mode="before")
@@ -97,10 +101,10 @@ class JinaLocalRerank(BaseNodePostprocessor):
     def _positive(cls, value: Any, info: ValidationInfo) -> Any:
         return validation.check_positive_int(str(info.field_name), value)
 
-    @field_validator("overlap", mode="before")
+    @field_validator("overlap", "cache_size", mode="before")
     @classmethod
-    def _non_negative(cls, value: Any) -> Any:
-        return None if value is None else validation.check_non_negative_int("overlap", value)
+    def _non_negative(cls, value: Any, info: ValidationInfo) -> Any:
+        return None if value is None else validation.check_non_negative_int(str(info.field_name), value)
 
     @classmethod
     def class_name(cls) -> str:

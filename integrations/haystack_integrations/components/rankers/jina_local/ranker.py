@@ -30,7 +30,8 @@ class JinaLocalRanker:
 
     ``pipe.add_component("ranker", JinaLocalRanker(top_k=3))`` after a retriever. Long documents are
     split into windows and scored by their best window. The model loads in ``warm_up()`` (``run``
-    warms up if needed); rankers with the same settings share one loaded model.
+    warms up if needed); rankers with the same settings share one loaded model and, with
+    ``cache_size``, its score cache (repeated query-document pairs then run no forward).
 
     A document without text content (``content=None``) is ranked as an empty text (plus its embedded
     meta fields, if any): it is scored and returned, never dropped.
@@ -60,6 +61,7 @@ class JinaLocalRanker:
         embedding_separator: str = "\n",
         local_files_only: bool | None = None,
         backend: str = "torch",
+        cache_size: int | None = None,
     ) -> None:
         model = default_model() if model is None else model
         if not isinstance(model, (str, PathLike)):
@@ -77,6 +79,8 @@ class JinaLocalRanker:
         meta_fields_to_embed = validation.check_str_list("meta_fields_to_embed", meta_fields_to_embed)
         validation.check_text_option("embedding_separator", embedding_separator)
         validation.check_bool("local_files_only", local_files_only, allow_none=True)
+        if cache_size is not None:
+            validation.check_non_negative_int("cache_size", cache_size)
         self.model = str(model)
         self.device = device
         self.token = token
@@ -91,6 +95,7 @@ class JinaLocalRanker:
         self.embedding_separator = embedding_separator
         self.local_files_only = local_files_only
         self.backend = backend
+        self.cache_size = cache_size
         self._reranker: Reranker | None = None
 
     def _get_telemetry_data(self) -> dict[str, Any]:
@@ -114,6 +119,7 @@ class JinaLocalRanker:
             token=self.token.resolve_value() if self.token else None,
             local_files_only=self.local_files_only,
             backend=self.backend,
+            cache_size=self.cache_size,
         )
         with local_model_advice("JinaLocalRanker(model='{path}')"):
             self._reranker = reranker.load()
@@ -135,6 +141,7 @@ class JinaLocalRanker:
             embedding_separator=self.embedding_separator,
             local_files_only=self.local_files_only,
             backend=self.backend,
+            cache_size=self.cache_size,
         )
 
     @classmethod
