@@ -99,6 +99,9 @@ def test_fp32_matches_torch_fp32(torch_fp32: dict[str, Reranker], name: str, kin
     reranker = backend(name, kind)
     assert reranker.backend == kind and reranker.precision == "float32"
     assert _max_delta(reranker, torch_fp32[name], name) <= FP32_ATOL
+    # The runtime holds the weights; torch's copy is released (meta tensors keep shapes, not memory).
+    parameters = list(reranker.model.parameters())
+    assert parameters and all(p.device.type == "meta" for p in parameters)
 
 
 @pytest.mark.slow

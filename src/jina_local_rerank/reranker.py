@@ -220,7 +220,11 @@ class Reranker:
 
     @property
     def model(self) -> torch.nn.Module:
-        """The torch module that scores, for every model family (loads the model if needed)."""
+        """The torch module that scores, for every model family (loads the model if needed).
+
+        With ``backend="onnx"`` or ``"openvino"`` the runtime holds the weights and this module is on
+        the meta device: its structure and config, without the memory of a second copy.
+        """
         module = self.listwise_scorer.model if self.is_listwise else self.cross_encoder.model
         assert isinstance(module, torch.nn.Module)
         return module

@@ -17,7 +17,7 @@ from sentence_transformers import CrossEncoder
 
 from jina_local_rerank import backends, compat
 from jina_local_rerank.models.checkpoint import Architecture, detect_architecture, hard_max_length, read_config
-from jina_local_rerank.models.loader import load_cross_encoder
+from jina_local_rerank.models.loader import load_cross_encoder, release_weights
 from jina_local_rerank.models.native import NativeTransformer, architecture_traits
 from jina_local_rerank.models.registry import ModelSpec
 from jina_local_rerank.runtime.plan import ExecutionPlan, MachineCapabilities, RequestedSettings, make_plan
@@ -93,6 +93,7 @@ def load_model(
             architecture=architecture,
             cross_encoder=cross_encoder,
         )
+        release_weights(cross_encoder)
     hard = hard_max_length(config, architecture, allow_long_context)
     if hard is not None and hard % plan.pad_to_multiple:
         # Bucketed widths must never exceed the positions the model has.
