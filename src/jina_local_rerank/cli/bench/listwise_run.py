@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import functools
-import resource
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from jina_local_rerank.cli.bench.checkpoints import write_listwise_checkpoint
 from jina_local_rerank.cli.bench.machine import MachineRates, measure_machine
@@ -18,7 +15,6 @@ from jina_local_rerank.cli.bench.shapes import SHAPES
 from jina_local_rerank.cli.bench.tables import Row
 from jina_local_rerank.cli.bench.workloads import accuracy, best_time, listwise_flops, make_workload
 from jina_local_rerank.reranker import Reranker
-from jina_local_rerank.runtime import hardware
 from jina_local_rerank.runtime.plan import resolve_device
 
 
@@ -118,9 +114,4 @@ def run_listwise(
                     },
                 )
             )
-    for row in rows:
-        machine.set_floors(row, hardware.resolve_dtype(row.dtype, torch_device))
-    rows[0].extra["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    if torch_device.type == "cuda":
-        rows[0].extra["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
-    return rows
+    return machine.finish(rows)

@@ -8,12 +8,14 @@ way on another.
 
 from __future__ import annotations
 
+import resource
 from dataclasses import dataclass
 
 import torch
 
 from jina_local_rerank.cli.bench.tables import Row
 from jina_local_rerank.cli.bench.workloads import peak_matmul_rate
+from jina_local_rerank.runtime import hardware
 from jina_local_rerank.runtime.matmul_probe import DTYPES, MatmulRates, cpu_flags, cpu_name, measure
 
 
@@ -39,6 +41,15 @@ class MachineRates:
         row.accurate_floor_ratio = seconds / (flop / self.accurate_rate())
         row.extra["matmul_tflops"] = round(self.rate(dtype) / 1e12, 3)
         row.extra["accurate_matmul_tflops"] = round(self.accurate_rate() / 1e12, 3)
+
+    def finish(self, rows: list[Row]) -> list[Row]:
+        """``rows`` of one model with their floors set, and the run's peak memory on the first."""
+        for row in rows:
+            self.set_floors(row, hardware.resolve_dtype(row.dtype, self.device))
+        rows[0].extra["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        if self.device.type == "cuda":
+            rows[0].extra["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
+        return rows
 
     def describe(self) -> str:
         if self.device.type == "cpu":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import resource
 import sys
 import tempfile
 import time
@@ -179,12 +178,7 @@ def run(
                     },
                 )
             )
-    for row in rows:
-        machine.set_floors(row, hardware.resolve_dtype(row.dtype, torch_device))
-    rows[0].extra["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    if torch_device.type == "cuda":
-        rows[0].extra["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20)
-    return rows
+    return machine.finish(rows)
 
 
 def baseline_cross_encoder(shape: Shape, folder: Path, device: torch.device, dtype: str = "float32") -> CrossEncoder:
