@@ -9,12 +9,29 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, TypeVar
 
-from jina_local_rerank.server.errors import InvalidRequest
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from jina_local_rerank.server.context import context_of
+from jina_local_rerank.server.errors import InvalidRequest, validation_error
 from jina_local_rerank.server.schemas import clean_text
 
 MAX_DEPTH = 32
+
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
+async def read_request(request: Request, schema: type[Schema]) -> Schema:
+    """The body as ``schema``: strict JSON, then the server's document limit (an oversized list is
+    refused before pydantic walks it), then the schema; every failure is a 4xx naming the problem."""
+    data = parse_json_body(await request.body())
+    context_of(request).scorer.check_document_count(data)
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
 
 
 def _reject_constant(name: str) -> float:

@@ -5,12 +5,10 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import ValidationError
 
 from jina_local_rerank.ranking import rank_order
-from jina_local_rerank.server.body import parse_json_body
+from jina_local_rerank.server.body import read_request
 from jina_local_rerank.server.context import context_of, require_api_key
-from jina_local_rerank.server.errors import validation_error
 from jina_local_rerank.server.schemas import (
     JinaRerankRequest,
     JinaRerankResponse,
@@ -30,12 +28,7 @@ router = APIRouter(dependencies=[Depends(require_api_key)])
 )
 async def rerank_v1(request: Request) -> JinaRerankResponse:
     context = context_of(request)
-    data = parse_json_body(await request.body())
-    context.scorer.check_document_count(data)
-    try:
-        body = JinaRerankRequest.model_validate(data)
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+    body = await read_request(request, JinaRerankRequest)
     model = context.table.pick(body.model)
     result = await context.scorer.score(request, model, body.query_text(), body.document_texts())
     hits = [
