@@ -33,9 +33,9 @@ class JinaLocalRerank(BaseNodePostprocessor):
     ``index.as_query_engine(similarity_top_k=20, node_postprocessors=[JinaLocalRerank(top_n=3)])``.
     Long nodes are split into windows and scored by their best window, not truncated. Postprocessors
     with the same model settings share one loaded model, which loads on first use; with ``cache_size``
-    they also share its score cache, so a chat that reranks the same nodes again runs no forward. Node scores are
-    sigmoids in [0, 1] for v1/v2 and cosines in [-1, 1] for jina-reranker-v3 (listwise: nodes are cut
-    to ``max_length`` tokens, 2048 by default, and ``overlap`` does not apply).
+    they also share its score cache, so a chat that reranks the same nodes again runs no forward.
+    Node scores are sigmoids in [0, 1] for v1/v2 and cosines in [-1, 1] for jina-reranker-v3
+    (listwise: nodes are cut to ``max_length`` tokens, 2048 by default, and ``overlap`` does not apply).
 
     Unknown options are refused (``top_k=5`` names ``top_n``), never silently ignored; every
     option is checked at construction with ``jina_local_rerank.text.validation``.
