@@ -66,3 +66,22 @@ def test_packed_prompts_equal_separate_forwards_and_are_causal(model):
     torch.testing.assert_close(packed[:64], alone[0], atol=2e-5, rtol=0)
     torch.testing.assert_close(packed[64:], alone[1], atol=2e-5, rtol=0)
     torch.testing.assert_close(prefix, alone[0][:20], atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_packed_blocks_run_sdpa_fused_kernel_on_the_cpu(model, dtype):
+    """With only SDPA's flash kernel allowed a call that would fall back to the math path (which
+    materialises [heads, L, L] scores, 5-15x slower on long blocks) fails instead."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    from jina_local_rerank.runtime.cuda import varlen_attention
+
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(90, 4, 32, generator=generator).to(dtype) for _ in range(3))
+    cu_seqlens = torch.tensor([0, 50, 90], dtype=torch.int32)
+    with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+        fused = varlen_attention(q, k, v, cu_seqlens, 50, causal=True)
+    with sdpa_kernel([SDPBackend.MATH]):
+        reference = varlen_attention(q, k, v, cu_seqlens, 50, causal=True)
+    tolerance = 1e-5 if dtype == torch.float32 else 2e-2
+    torch.testing.assert_close(fused, reference, atol=tolerance, rtol=tolerance)

@@ -128,12 +128,14 @@ def _attention_per_sequence(
     for start, end in itertools.pairwise(bounds):
         if end == start:
             continue
-        q, k, v = (t[start:end].transpose(0, 1) for t in (query, key, value))  # [heads, length, dim]
+        # [1, heads, length, dim]: SDPA's fused kernels (flash on the CPU too) take only 4-D inputs; a 3-D
+        # call falls back to the math path, which builds the [heads, length, length] scores (5-15x slower).
+        q, k, v = (t[start:end].transpose(0, 1)[None] for t in (query, key, value))
         mask = None
         if alibi_slopes is not None:
             mask = alibi_bias(alibi_slopes.float(), torch.arange(end - start, device=q.device), end - start).to(q.dtype)
         context = torch.nn.functional.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, scale=scale, is_causal=causal and mask is None
         )
-        outputs.append(context.transpose(0, 1))
+        outputs.append(context[0].transpose(0, 1))
     return torch.cat(outputs, dim=0)
