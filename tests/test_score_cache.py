@@ -336,7 +336,9 @@ def test_any_request_sequence_gives_uncached_results_within_capacity(
     for query, documents, max_length in sequence:
         got = small_cache_v2.score_documents(query, documents, max_length=max_length).scores
         want = uncached_v2.score_documents(query, documents, max_length=max_length).scores
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+        # Hits are exact; a miss may run in a different padded batch than the uncached call puts it in
+        # (its neighbours were cached), and fp32 kernels then differ in the last bits (1.3e-6 seen).
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
         assert cache.size <= cache.capacity
     stats = cache.stats()
     assert stats.size <= stats.capacity and stats.size + stats.evictions <= stats.misses
