@@ -31,7 +31,7 @@ class ModelSettings(BaseModel):
     @field_validator("cache_size", mode="before")
     @classmethod
     def _cache_size(cls, value: Any) -> Any:
-        return None if value is None else validation.check_non_negative_int("cache_size", value)
+        return validation.check_non_negative_int("cache_size", value, allow_none=True)
 
     def model_post_init(self, context: Any) -> None:
         if self.reranker is None:

@@ -43,7 +43,7 @@ class JinaLocalRerank(ModelSettings, BaseDocumentCompressor):
     @field_validator("overlap", mode="before")
     @classmethod
     def _non_negative(cls, value: Any, info: ValidationInfo) -> Any:
-        return None if value is None else validation.check_non_negative_int(str(info.field_name), value)
+        return validation.check_non_negative_int(str(info.field_name), value, allow_none=True)
 
     def model_post_init(self, context: Any) -> None:
         validation.check_rerank_options(

@@ -38,7 +38,7 @@ def shared_reranker(
     the model and its cache (multi-turn chats and retries hit it from any of them); ``0`` is ``None``.
     """
     model = default_model() if model is None else model
-    cache_size = None if cache_size is None else validation.check_non_negative_int("cache_size", cache_size) or None
+    cache_size = validation.check_non_negative_int("cache_size", cache_size, allow_none=True) or None
     key = (
         str(model),
         str(device),

@@ -177,7 +177,5 @@ class ScoreCache(Generic[V]):
 
 def make_score_cache(cache_size: object) -> ScoreCache[Any] | None:
     """``Reranker``'s ``cache_size``: ``None`` or ``0`` -> no cache; a positive int -> a cache of that many entries."""
-    if cache_size is None:
-        return None
-    size = validation.check_non_negative_int("cache_size", cache_size)
+    size = validation.check_non_negative_int("cache_size", cache_size, allow_none=True)
     return ScoreCache(size) if size else None

@@ -63,7 +63,10 @@ def check_positive_int(name: str, value: Any, *, allow_none: bool = True) -> int
     return value
 
 
-def check_non_negative_int(name: str, value: Any) -> int:
+def check_non_negative_int(name: str, value: Any, *, allow_none: bool = False) -> int | None:
+    """``value`` if it is an ``int`` >= 0 (``bool`` is not), or ``None`` where allowed."""
+    if value is None and allow_none:
+        return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidArgumentError(f"{name} must be a non-negative integer, got {value!r:.80}.")
     return value

@@ -104,7 +104,7 @@ class JinaLocalRerank(BaseNodePostprocessor):
     @field_validator("overlap", "cache_size", mode="before")
     @classmethod
     def _non_negative(cls, value: Any, info: ValidationInfo) -> Any:
-        return None if value is None else validation.check_non_negative_int(str(info.field_name), value)
+        return validation.check_non_negative_int(str(info.field_name), value, allow_none=True)
 
     @classmethod
     def class_name(cls) -> str:

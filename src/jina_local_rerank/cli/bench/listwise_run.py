@@ -63,7 +63,7 @@ def run_listwise(
             for request in work:
                 fp32.listwise_scorer.score_many([request], max_blocks_per_forward=1)
 
-        machine = machine.merged(measure_machine(torch_device))
+        machine = machine.remeasured()
         base_time = best_time(one_block_per_forward, torch_device, repeats)
         rows.append(
             Row(
@@ -86,7 +86,7 @@ def run_listwise(
                 if requests == 1
                 else functools.partial(reranker.score_many, work)
             )
-            machine = machine.merged(measure_machine(torch_device))
+            machine = machine.remeasured()
             elapsed = best_time(call, torch_device, repeats)
             delta, agreement = accuracy(reranker, fp32, tokenizer, documents, queries, long)
             rows.append(

@@ -34,6 +34,10 @@ class MachineRates:
         """The best rate of each dtype seen in either measurement (``MatmulRates.merged``)."""
         return MachineRates(self.device, self.rates.merged(other.rates))
 
+    def remeasured(self) -> MachineRates:
+        """Rates measured again just before a variant is timed, merged with these (``merged``)."""
+        return self.merged(measure_machine(self.device))
+
     def set_floors(self, row: Row, dtype: torch.dtype) -> None:
         """Fill ``row``'s floor multiples from its ``seconds`` and ``flop`` (kept in ``extra``)."""
         seconds, flop = row.extra["seconds"], row.extra["flop"]

@@ -109,7 +109,7 @@ def run(
         stage("CrossEncoder.predict")
         for base_dtype in baseline_dtypes:
             baseline = baseline_cross_encoder(shape, folder, torch_device, base_dtype)
-            machine = machine.merged(measure_machine(torch_device))
+            machine = machine.remeasured()
             elapsed = best_time(functools.partial(baseline.predict, pairs), torch_device, repeats)
             base_time = first_time = base_time or elapsed
             rows.append(
@@ -137,7 +137,7 @@ def run(
                 call = functools.partial(reranker.rerank, *work[0])
             else:
                 call = functools.partial(reranker.score_many, work)
-            machine = machine.merged(measure_machine(torch_device))
+            machine = machine.remeasured()
             elapsed = best_time(call, torch_device, repeats)
             windows = [pair for query, docs in work for pair in _windows(reranker, query, docs)]
             forward = best_time(functools.partial(reranker.pipeline.scorer.score, windows), torch_device, repeats)

@@ -79,8 +79,7 @@ class JinaLocalRanker:
         meta_fields_to_embed = validation.check_str_list("meta_fields_to_embed", meta_fields_to_embed)
         validation.check_text_option("embedding_separator", embedding_separator)
         validation.check_bool("local_files_only", local_files_only, allow_none=True)
-        if cache_size is not None:
-            validation.check_non_negative_int("cache_size", cache_size)
+        validation.check_non_negative_int("cache_size", cache_size, allow_none=True)
         self.model = str(model)
         self.device = device
         self.token = token
